@@ -1,0 +1,13 @@
+import datetime as dt
+
+from celery import shared_task
+
+from accounts.selectors import local_today
+from accounts.services import account_rollups_refresh
+
+
+@shared_task(acks_late=True)
+def account_rollups_refresh_task(today_iso: str | None = None) -> int:
+    """Nightly: ARR and renewal date of every account from its contracts (idempotent)."""
+    today = dt.date.fromisoformat(today_iso) if today_iso else local_today()
+    return account_rollups_refresh(today=today)

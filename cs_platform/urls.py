@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from cs_platform import health_check
+from reports import views as report_views
+
+admin.site.site_header = "CS Platform administration"
+
+urlpatterns = [
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="accounts/login.html", redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz", health_check.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("", report_views.home, name="home"),
+    path("", include("accounts.urls")),
+]
