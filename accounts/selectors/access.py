@@ -38,11 +38,11 @@ def portfolio_summary(*, accounts: QuerySet[Account], today: dt.date) -> dict[st
     horizon = today + dt.timedelta(days=90)
     renewing = Q(renewal_date__gte=today, renewal_date__lte=horizon)
     totals = accounts.live().aggregate(
-        accounts=Count("pk"),
-        arr=Sum("arr"),
-        renewals_90=Count("pk", filter=renewing),
+        account_count=Count("pk"),
+        total_arr=Sum("arr"),
+        renewals_90_count=Count("pk", filter=renewing),
         renewals_90_arr=Sum("arr", filter=renewing),
-        onboarding=Count("pk", filter=Q(lifecycle_status=Account.Lifecycle.ONBOARDING)),
+        onboarding_count=Count("pk", filter=Q(lifecycle_status=Account.Lifecycle.ONBOARDING)),
     )
     return {key: value if value is not None else Decimal("0") for key, value in totals.items()}
 
