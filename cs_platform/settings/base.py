@@ -144,7 +144,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # --- Celery ---
 REDIS_URL = env_redis_url("REDIS_URL")
 CELERY_BROKER_URL = REDIS_URL or "memory://"
-CELERY_RESULT_BACKEND = None
+# Chords (the nightly fan-out) need a result backend; results expire after a day.
+CELERY_RESULT_BACKEND = REDIS_URL or None
+CELERY_RESULT_EXPIRES = 24 * 60 * 60
 # Without a broker the demo runs tasks in-process, so `make run` needs nothing but Python.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -154,6 +156,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A task stuck past these limits is killed rather than holding a worker forever.
+CELERY_TASK_SOFT_TIME_LIMIT = 30 * 60
+CELERY_TASK_TIME_LIMIT = 35 * 60
+CELERY_WORKER_MAX_TASKS_PER_CHILD = 200
 
 CACHES = {
     "default": (
@@ -172,3 +178,6 @@ LOGGING = {
 
 # Page size of lists such as /accounts/ and /tasks/.
 PAGE_SIZE = 50
+
+# Number of key features of the product: the adoption measure is "key features used ÷ this".
+HEALTH_KEY_FEATURES = env_int("HEALTH_KEY_FEATURES", default=10)

@@ -1,0 +1,383 @@
+"""The nightly recompute: every account's health for one day, set-based.
+
+The work splits into account-id chunks. Each chunk runs a fixed handful of grouped queries
+(usage, tickets, sentiment, engagement, overrides, scorecard membership) and one bulk
+upsert, so a chunk costs the same whether it is run by one worker in a loop or fanned out
+as a Celery chord over several machines. Each chunk is idempotent: rerunning it replaces
+that chunk's rows for the day. The finishing step, run once after all chunks, copies the
+day's scores onto the accounts, raises alerts and records the run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Max, Min, Q, Sum
+from django.utils import timezone
+
+from accounts.models import Account, Interaction, Segment, SupportTicket, UsageRecord
+from accounts.selectors.segments import segment_accounts
+from feedback.selectors import sentiment_by_account
+from health.models import HealthOverride, HealthScore, Measure, Scorecard, ScorecardVersion
+from health.scoring import ComponentRule, band_for, score_account
+
+# Accounts per chunk. 5,000 accounts x 60 days of usage is ~300,000 rows aggregated by the
+# database into 5,000 small dicts: memory stays flat whatever the number of accounts.
+CHUNK_SIZE = 5_000
+# Rows per INSERT ... ON CONFLICT statement.
+UPSERT_BATCH = 1_000
+USAGE_WINDOW_DAYS = 30
+SENTIMENT_WINDOW_DAYS = 180
+
+
+@dataclass(frozen=True)
+class ScorecardPlan:
+    """Which scorecard version applies to which account, decided once per run."""
+
+    version_ids: dict[int, int]  # scorecard id -> current version id
+    segment_scorecards: list[tuple[int, Segment]]  # (scorecard id, segment) by priority
+    default_scorecard_id: int
+
+
+def scorecard_plan_load() -> ScorecardPlan:
+    scorecards = list(Scorecard.objects.filter(is_active=True).select_related("segment"))
+    latest = {
+        row["scorecard_id"]: row["number"]
+        for row in ScorecardVersion.objects.filter(scorecard__in=scorecards)
+        .values("scorecard_id")
+        .annotate(number=Max("number"))
+    }
+    version_ids = (
+        dict(
+            ScorecardVersion.objects.filter(
+                Q(
+                    *[Q(scorecard_id=sid, number=num) for sid, num in latest.items()],
+                    _connector=Q.OR,
+                )
+            ).values_list("scorecard_id", "pk")
+        )
+        if latest
+        else {}
+    )
+    default = next((s for s in scorecards if s.segment_id is None and s.pk in version_ids), None)
+    if default is None:
+        raise RuntimeError("No active default scorecard with a version: create one in settings.")
+    segment_scorecards = [
+        (s.pk, s.segment)
+        for s in sorted(scorecards, key=lambda s: (s.priority, s.name))
+        if s.segment is not None and s.pk in version_ids
+    ]
+    return ScorecardPlan(
+        version_ids=version_ids,
+        segment_scorecards=segment_scorecards,
+        default_scorecard_id=default.pk,
+    )
+
+
+def account_id_chunks(*, day: dt.date, chunk_size: int = CHUNK_SIZE) -> Iterator[tuple[int, int]]:
+    """Half-open id ranges [from, to) covering every account, each about chunk_size wide."""
+    bounds = Account.objects.aggregate(low=Min("pk"), high=Max("pk"))
+    if bounds["low"] is None:
+        return
+    start = bounds["low"]
+    while start <= bounds["high"]:
+        yield start, start + chunk_size
+        start += chunk_size
+
+
+def scored_accounts(*, day: dt.date, id_from: int, id_to: int) -> list[int]:
+    """Accounts that are customers on `day`: started, and not churned on or before it."""
+    return list(
+        Account.objects.filter(pk__gte=id_from, pk__lt=id_to, start_date__lte=day)
+        .filter(Q(churned_on__isnull=True) | Q(churned_on__gt=day))
+        .order_by()
+        .values_list("pk", flat=True)
+    )
+
+
+def _end_of(day: dt.date) -> dt.datetime:
+    """Start of the day after `day` in the site's time zone: the exclusive end of `day`."""
+    return dt.datetime.combine(
+        day + dt.timedelta(days=1), dt.time.min, tzinfo=timezone.get_current_timezone()
+    )
+
+
+def raw_measures(
+    *, day: dt.date, id_from: int, id_to: int, account_ids: list[int]
+) -> dict[int, dict[str, float | None]]:
+    """The raw value of every measure for every account of the chunk, in four queries."""
+    recent_from = day - dt.timedelta(days=USAGE_WINDOW_DAYS - 1)
+    previous_from = recent_from - dt.timedelta(days=USAGE_WINDOW_DAYS)
+    recent = Q(day__gte=recent_from)
+    previous = Q(day__lt=recent_from)
+    usage = {
+        row["account_id"]: row
+        for row in UsageRecord.objects.filter(
+            account_id__gte=id_from, account_id__lt=id_to, day__gte=previous_from, day__lte=day
+        )
+        .order_by()
+        .values("account_id")
+        .annotate(
+            recent_rows=Count("pk", filter=recent),
+            recent_active=Sum("active_users", filter=recent),
+            recent_seats=Sum("licensed_seats", filter=recent),
+            recent_features=Max("key_features_used", filter=recent),
+            previous_rows=Count("pk", filter=previous),
+            previous_active=Sum("active_users", filter=previous),
+        )
+    }
+
+    until = _end_of(day)
+    tickets_since = until - dt.timedelta(days=USAGE_WINDOW_DAYS)
+    still_open = Q(closed_at__isnull=True) | Q(closed_at__gte=until)
+    urgent = Q(priority__in=[SupportTicket.Priority.HIGH, SupportTicket.Priority.URGENT])
+    tickets = {
+        row["account_id"]: row["open_count"] + row["urgent_count"]
+        for row in SupportTicket.objects.filter(
+            account_id__gte=id_from,
+            account_id__lt=id_to,
+            opened_at__gte=tickets_since,
+            opened_at__lt=until,
+        )
+        .order_by()
+        .values("account_id")
+        .annotate(
+            open_count=Count("pk", filter=still_open), urgent_count=Count("pk", filter=urgent)
+        )
+    }
+    # With no ticket source connected at all, support is "no data", not "no problems".
+    ticket_source_connected = bool(tickets) or SupportTicket.objects.exists()
+
+    sentiment = sentiment_by_account(
+        account_id_from=id_from,
+        account_id_to=id_to,
+        since=until - dt.timedelta(days=SENTIMENT_WINDOW_DAYS),
+        until=until,
+    )
+    last_contact = dict(
+        Interaction.objects.filter(
+            account_id__gte=id_from, account_id__lt=id_to, occurred_on__lte=day
+        )
+        .order_by()
+        .values("account_id")
+        .annotate(last=Max("occurred_on"))
+        .values_list("account_id", "last")
+    )
+
+    key_features = settings.HEALTH_KEY_FEATURES
+    result: dict[int, dict[str, float | None]] = {}
+    for account_id in account_ids:
+        u = usage.get(account_id)
+        raws: dict[str, float | None] = dict.fromkeys(Measure.values)
+        if u and u["recent_rows"]:
+            if u["recent_seats"]:
+                raws[Measure.USAGE] = u["recent_active"] / u["recent_seats"]
+            raws[Measure.ADOPTION] = min(1.0, (u["recent_features"] or 0) / key_features)
+            if u["previous_rows"] and u["previous_active"]:
+                recent_mean = u["recent_active"] / u["recent_rows"]
+                previous_mean = u["previous_active"] / u["previous_rows"]
+                raws[Measure.USAGE_TREND] = (recent_mean - previous_mean) / previous_mean
+        if ticket_source_connected:
+            raws[Measure.SUPPORT] = float(tickets.get(account_id, 0))
+        raws[Measure.SENTIMENT] = sentiment.get(account_id)
+        if account_id in last_contact:
+            raws[Measure.ENGAGEMENT] = float((day - last_contact[account_id]).days)
+        result[account_id] = raws
+    return result
+
+
+def _scorecard_by_account(
+    plan: ScorecardPlan, *, day: dt.date, id_from: int, id_to: int
+) -> dict[int, int]:
+    """account id -> scorecard id, first match by priority; one query per segment scorecard."""
+    assigned: dict[int, int] = {}
+    for scorecard_id, segment in plan.segment_scorecards:
+        ids = (
+            segment_accounts(segment, today=day)
+            .filter(pk__gte=id_from, pk__lt=id_to)
+            .order_by()
+            .values_list("pk", flat=True)
+        )
+        for account_id in ids:
+            assigned.setdefault(account_id, scorecard_id)
+    return assigned
+
+
+def health_scores_recompute_chunk(
+    *, day: dt.date, id_from: int, id_to: int, plan: ScorecardPlan | None = None
+) -> int:
+    """Score every account with id in [id_from, id_to) for `day`; returns rows written."""
+    plan = plan or scorecard_plan_load()
+    account_ids = scored_accounts(day=day, id_from=id_from, id_to=id_to)
+    raws = raw_measures(day=day, id_from=id_from, id_to=id_to, account_ids=account_ids)
+    scorecard_of = _scorecard_by_account(plan, day=day, id_from=id_from, id_to=id_to)
+    versions = {v.pk: v for v in ScorecardVersion.objects.filter(pk__in=plan.version_ids.values())}
+    rules = {pk: [ComponentRule.from_json(c) for c in v.components] for pk, v in versions.items()}
+    overrides: dict[int, HealthOverride] = {}
+    for override in HealthOverride.objects.filter(
+        account_id__gte=id_from,
+        account_id__lt=id_to,
+        revoked_at__isnull=True,
+        expires_on__gte=day,
+        created_at__lt=_end_of(day),
+    ).order_by("account_id", "created_at"):
+        overrides[override.account_id] = override  # the newest wins
+
+    rows: list[HealthScore] = []
+    for account_id in account_ids:
+        version_id = plan.version_ids[scorecard_of.get(account_id, plan.default_scorecard_id)]
+        version = versions[version_id]
+        result = score_account(
+            raws[account_id],
+            rules[version_id],
+            red_below=version.red_below,
+            green_from=version.green_from,
+        )
+        if result is None:
+            continue
+        override = overrides.get(account_id)
+        shown = override.score if override else result.score
+        rows.append(
+            HealthScore(
+                account_id=account_id,
+                day=day,
+                score=shown,
+                band=(
+                    band_for(shown, red_below=version.red_below, green_from=version.green_from)
+                    if override
+                    else result.band
+                ),
+                computed_score=result.score,
+                computed_band=result.band,
+                components=result.components,
+                missing=result.missing,
+                scorecard_version_id=version_id,
+                override=override,
+            )
+        )
+    with transaction.atomic():
+        # Accounts that no longer qualify (churn backdated, data removed) lose the day's row.
+        HealthScore.objects.filter(account_id__gte=id_from, account_id__lt=id_to, day=day).exclude(
+            account_id__in=[r.account_id for r in rows]
+        ).delete()
+        HealthScore.objects.bulk_create(
+            rows,
+            batch_size=UPSERT_BATCH,
+            update_conflicts=True,
+            unique_fields=["account", "day"],
+            update_fields=[
+                "score",
+                "band",
+                "computed_score",
+                "computed_band",
+                "components",
+                "missing",
+                "scorecard_version",
+                "override",
+                "computed_at",
+            ],
+        )
+    return len(rows)
+
+
+# An alert for a drop is raised once; the same account is not alerted again for a drop
+# within this many days (the drop stays visible on consecutive nights).
+DROP_WINDOW_DAYS = 7
+DROP_POINTS = 15
+ALERT_DUE_IN_DAYS = 3
+
+
+def health_alerts_raise(*, day: dt.date) -> int:
+    """Tasks for owners of accounts that entered red on `day` or fell 15+ points in 7 days.
+
+    Keyed by (account, dedupe_key), so a rerun of the day inserts nothing new.
+    """
+    from accounts.models import Task
+
+    today_rows = HealthScore.objects.filter(day=day)
+    yesterday = {
+        row[0]: row[1]
+        for row in HealthScore.objects.filter(day=day - dt.timedelta(days=1)).values_list(
+            "account_id", "band"
+        )
+    }
+    week_ago = dict(
+        HealthScore.objects.filter(day=day - dt.timedelta(days=DROP_WINDOW_DAYS)).values_list(
+            "account_id", "score"
+        )
+    )
+    recent_drop_keys = [
+        f"health-drop:{(day - dt.timedelta(days=n)).isoformat()}"
+        for n in range(1, DROP_WINDOW_DAYS)
+    ]
+    already_alerted = set(
+        Task.objects.filter(dedupe_key__in=recent_drop_keys).values_list("account_id", flat=True)
+    )
+    owners = dict(Account.objects.filter(health_scores__day=day).values_list("pk", "owner_id"))
+    tasks: list[Task] = []
+    due = day + dt.timedelta(days=ALERT_DUE_IN_DAYS)
+    for account_id, score, band in today_rows.values_list("account_id", "score", "band"):
+        previous_band = yesterday.get(account_id)
+        if band == "red" and previous_band is not None and previous_band != "red":
+            tasks.append(
+                Task(
+                    account_id=account_id,
+                    owner_id=owners.get(account_id),
+                    title="Health dropped into red: review the account",
+                    description=f"Health went from {previous_band} to red on {day:%Y-%m-%d}.",
+                    due_date=due,
+                    priority=Task.Priority.HIGH,
+                    source=Task.Source.ALERT,
+                    dedupe_key=f"health-red:{day.isoformat()}",
+                )
+            )
+            continue  # one alert per account and day: entering red says it all
+        before = week_ago.get(account_id)
+        if (
+            before is not None
+            and before - score >= DROP_POINTS
+            and account_id not in already_alerted
+        ):
+            tasks.append(
+                Task(
+                    account_id=account_id,
+                    owner_id=owners.get(account_id),
+                    title=f"Health fell {before - score} points in {DROP_WINDOW_DAYS} days",
+                    description=f"From {before} to {score} between "
+                    f"{day - dt.timedelta(days=DROP_WINDOW_DAYS):%Y-%m-%d} and {day:%Y-%m-%d}.",
+                    due_date=due,
+                    priority=Task.Priority.HIGH,
+                    source=Task.Source.ALERT,
+                    dedupe_key=f"health-drop:{day.isoformat()}",
+                )
+            )
+    before_count = Task.objects.filter(
+        dedupe_key__in=[f"health-red:{day.isoformat()}", f"health-drop:{day.isoformat()}"]
+    ).count()
+    Task.objects.bulk_create(tasks, batch_size=UPSERT_BATCH, ignore_conflicts=True)
+    after_count = Task.objects.filter(
+        dedupe_key__in=[f"health-red:{day.isoformat()}", f"health-drop:{day.isoformat()}"]
+    ).count()
+    return after_count - before_count
+
+
+def account_health_refresh(*, day: dt.date) -> int:
+    """Copy `day`'s scores onto Account.health_score/band, unless a later day is stored.
+
+    One UPDATE with correlated subqueries over the unique (account, day) index.
+    """
+    from django.db.models import OuterRef, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    latest_day = HealthScore.objects.aggregate(latest=Max("day"))["latest"]
+    if latest_day is not None and latest_day > day:
+        return 0
+    todays = HealthScore.objects.filter(account=OuterRef("pk"), day=day)
+    return Account.objects.update(
+        health_score=Subquery(todays.values("score")[:1]),
+        health_band=Coalesce(Subquery(todays.values("band")[:1]), Value("")),
+    )
