@@ -93,6 +93,8 @@ class ScorecardVersion(models.Model):
 class HealthScore(models.Model):
     """One account's health on one day, with everything needed to explain it."""
 
+    USAGE_STALE_DAYS = 3
+
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="health_scores")
     day = models.DateField()
     # The score shown: the override's value while one is active, else the computed one.
@@ -111,6 +113,8 @@ class HealthScore(models.Model):
     override = models.ForeignKey(
         "HealthOverride", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Newest usage day behind the score: more than USAGE_STALE_DAYS before `day` is stale.
+    usage_through = models.DateField(null=True, blank=True)
     computed_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -128,6 +132,13 @@ class HealthScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.day}: {self.score} ({self.band})"
+
+    @property
+    def is_stale(self) -> bool:
+        """Usage data older than USAGE_STALE_DAYS: the score may not reflect the account."""
+        if self.usage_through is None:
+            return True
+        return (self.day - self.usage_through).days > self.USAGE_STALE_DAYS
 
 
 class HealthOverride(TimeStampedModel):

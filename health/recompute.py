@@ -108,8 +108,9 @@ def _end_of(day: dt.date) -> dt.datetime:
 
 def raw_measures(
     *, day: dt.date, id_from: int, id_to: int, account_ids: list[int]
-) -> dict[int, dict[str, float | None]]:
-    """The raw value of every measure for every account of the chunk, in four queries."""
+) -> tuple[dict[int, dict[str, float | None]], dict[int, dt.date | None]]:
+    """The raw value of every measure for every account of the chunk, in a few queries,
+    and the newest usage day seen for each (for the staleness flag)."""
     recent_from = day - dt.timedelta(days=USAGE_WINDOW_DAYS - 1)
     previous_from = recent_from - dt.timedelta(days=USAGE_WINDOW_DAYS)
     recent = Q(day__gte=recent_from)
@@ -128,6 +129,7 @@ def raw_measures(
             recent_features=Max("key_features_used", filter=recent),
             previous_rows=Count("pk", filter=previous),
             previous_active=Sum("active_users", filter=previous),
+            through=Max("day"),
         )
     }
 
@@ -170,6 +172,7 @@ def raw_measures(
 
     key_features = settings.HEALTH_KEY_FEATURES
     result: dict[int, dict[str, float | None]] = {}
+    usage_through: dict[int, dt.date | None] = {}
     for account_id in account_ids:
         u = usage.get(account_id)
         raws: dict[str, float | None] = dict.fromkeys(Measure.values)
@@ -187,7 +190,8 @@ def raw_measures(
         if account_id in last_contact:
             raws[Measure.ENGAGEMENT] = float((day - last_contact[account_id]).days)
         result[account_id] = raws
-    return result
+        usage_through[account_id] = u["through"] if u else None
+    return result, usage_through
 
 
 def _scorecard_by_account(
@@ -213,7 +217,7 @@ def health_scores_recompute_chunk(
     """Score every account with id in [id_from, id_to) for `day`; returns rows written."""
     plan = plan or scorecard_plan_load()
     account_ids = scored_accounts(day=day, id_from=id_from, id_to=id_to)
-    raws = raw_measures(day=day, id_from=id_from, id_to=id_to, account_ids=account_ids)
+    raws, usage_through = raw_measures(day=day, id_from=id_from, id_to=id_to, account_ids=account_ids)
     scorecard_of = _scorecard_by_account(plan, day=day, id_from=id_from, id_to=id_to)
     versions = {v.pk: v for v in ScorecardVersion.objects.filter(pk__in=plan.version_ids.values())}
     rules = {pk: [ComponentRule.from_json(c) for c in v.components] for pk, v in versions.items()}
@@ -257,6 +261,7 @@ def health_scores_recompute_chunk(
                 missing=result.missing,
                 scorecard_version_id=version_id,
                 override=override,
+                usage_through=usage_through[account_id],
             )
         )
     with transaction.atomic():
@@ -278,6 +283,7 @@ def health_scores_recompute_chunk(
                 "missing",
                 "scorecard_version",
                 "override",
+                "usage_through",
                 "computed_at",
             ],
         )

@@ -263,3 +263,13 @@ def test_a_chunk_runs_the_same_queries_for_3_or_30_accounts(owner):
     # Plan (3) + accounts, usage, tickets (2), sentiment, contacts, versions, overrides,
     # stale-row delete, upsert, savepoints: a fixed handful.
     assert len(large) == len(small) <= 16
+
+
+def test_a_score_built_on_usage_older_than_3_days_is_stale(healthy, owner):
+    lagging = AccountFactory(name="Lagging", owner=owner, start_date=dt.date(2025, 1, 1))
+    _usage(lagging, DAY - dt.timedelta(days=20), 16, active=5, seats=10, features=3)  # to DAY-5
+    health_scores_recompute(day=DAY)
+    fresh = HealthScore.objects.get(account=healthy, day=DAY)
+    stale = HealthScore.objects.get(account=lagging, day=DAY)
+    assert (fresh.usage_through, fresh.is_stale) == (DAY, False)
+    assert (stale.usage_through, stale.is_stale) == (DAY - dt.timedelta(days=5), True)
