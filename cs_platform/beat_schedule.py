@@ -17,4 +17,18 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": crontab(hour=1, minute=0),
         "options": {"expires": 6 * HOUR},
     },
+    # Every account's health for the day, fanned out in account-id chunks. 02:00: after the
+    # rollups and after usage for the previous day has landed; expires in 6 h.
+    "health-nightly": {
+        "task": "health.tasks.health_scores_recompute_task",
+        "schedule": crontab(hour=2, minute=0),
+        "options": {"expires": 6 * HOUR},
+    },
+    # Retention snapshots per month and scope. 03:30: after health, whose bands feed ARR at
+    # risk; expires in 6 h.
+    "retention-nightly": {
+        "task": "health.tasks.retention_snapshots_recompute_task",
+        "schedule": crontab(hour=3, minute=30),
+        "options": {"expires": 6 * HOUR},
+    },
 }

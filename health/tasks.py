@@ -54,3 +54,12 @@ def health_scores_recompute_task(day_iso: str | None = None) -> int | None:
         return health_run_finish(run_id=run.pk, day=day).accounts_scored
     chord(chunks)(health_run_finish_task.s(run.pk, day.isoformat()))
     return None
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=30, max_retries=5)
+def retention_snapshots_recompute_task(today_iso: str | None = None) -> int:
+    """Nightly: the monthly retention snapshots (idempotent upserts)."""
+    from health.retention import retention_snapshots_recompute
+
+    today = dt.date.fromisoformat(today_iso) if today_iso else local_today()
+    return retention_snapshots_recompute(today=today)
