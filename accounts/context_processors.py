@@ -7,6 +7,7 @@ _NAVIGATION: list[tuple[str, str, set[str]]] = [
     ("Accounts", "accounts:account_list", {"admin", "manager", "csm", "executive"}),
     ("Tasks", "accounts:task_list", {"admin", "manager", "csm"}),
     ("Health", "health:overview", {"admin", "manager", "csm", "executive"}),
+    ("Scorecards", "health:scorecard_list", {"admin", "manager"}),
     ("Journeys", "journeys:overview", {"admin", "manager", "csm", "executive"}),
     ("Feedback", "feedback:overview", {"admin", "manager", "csm", "executive"}),
     ("Team", "reports:team", {"admin", "manager", "executive"}),

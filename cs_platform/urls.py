@@ -18,6 +18,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", health_check.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("health/", include("health.urls")),
     path("", report_views.home, name="home"),
     path("", include("accounts.urls")),
 ]
