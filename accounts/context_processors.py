@@ -30,6 +30,12 @@ def navigation(request: HttpRequest) -> dict[str, object]:
             url = reverse(url_name)
         except NoReverseMatch:
             continue
-        active = request.path == url if url == "/" else request.path.startswith(url)
-        items.append({"label": label, "url": url, "active": active})
+        items.append({"label": label, "url": url, "active": False})
+    # The longest matching prefix wins, so /health/scorecards/ lights Scorecards, not Health.
+    matches = [i for i in items if i["url"] != "/" and request.path.startswith(i["url"])]
+    if matches:
+        max(matches, key=lambda i: len(i["url"]))["active"] = True
+    elif request.path == "/":
+        for item in items:
+            item["active"] = item["url"] == "/"
     return {"nav_items": items}
