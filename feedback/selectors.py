@@ -36,6 +36,15 @@ def sentiment_by_account(
     return {row["account_id"]: row["mean"] for row in rows}
 
 
+def survey_answers_for_account(*, account_id: int, limit: int) -> list[SurveyAnswer]:
+    """An account's newest answers with their contact, for its timeline."""
+    return list(
+        SurveyAnswer.objects.filter(account_id=account_id)
+        .select_related("contact")
+        .order_by("-answered_at", "-pk")[:limit]
+    )
+
+
 def newest_answer_time() -> dt.datetime | None:
     latest = SurveyAnswer.objects.order_by("-answered_at").values_list("answered_at", flat=True)
     return latest.first()

@@ -35,7 +35,9 @@ from accounts.selectors.account_list import (
     days_label,
     days_until,
 )
-from feedback.models import SurveyAnswer
+from feedback.selectors import survey_answers_for_account
+from health.charts_account import health_trend_figure
+from health.selectors_account import account_health
 
 
 class AuthenticatedRequest(HttpRequest):
@@ -107,6 +109,7 @@ def account_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     if kind not in TIMELINE_KINDS:
         kind = None
     surveys = _survey_answer_entries(account) if kind in (None, "survey") else []
+    health = account_health(account=account, today=today)
     context = {
         "account": account,
         "today": today,
@@ -120,6 +123,17 @@ def account_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         "timeline_filters": TIMELINE_FILTERS,
         "timeline_limit": TIMELINE_LIMIT,
         "interaction_form": InteractionForm(account=account) if can_edit else None,
+        "health": health,
+        "health_chart": (
+            health_trend_figure(
+                health.history,
+                health.version_changes,
+                red_below=health.latest.scorecard_version.red_below,
+                green_from=health.latest.scorecard_version.green_from,
+            )
+            if health.latest
+            else None
+        ),
     }
     return render(request, "accounts/account_detail.html", context)
 
@@ -165,14 +179,9 @@ def _csv_lines(rows: Iterator[list[Any]]) -> Iterator[str]:
 
 
 def _survey_answer_entries(account: Account) -> list[TimelineEntry]:
-    # Survey answers live on the feedback floor; the page composes them here so the accounts
-    # selectors never import feedback. Belongs in feedback's selectors once it has them.
-    answers = (
-        SurveyAnswer.objects.filter(account=account)
-        .select_related("contact")
-        .order_by("-answered_at", "-pk")[:TIMELINE_LIMIT]
-    )
+    # Answers live on the feedback floor; the page composes them here, so the accounts
+    # selectors never import feedback.
     return [
         timeline_entry_at(kind="survey", event="answered", at=answer.answered_at, item=answer)
-        for answer in answers
+        for answer in survey_answers_for_account(account_id=account.pk, limit=TIMELINE_LIMIT)
     ]

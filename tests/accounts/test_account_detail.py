@@ -411,8 +411,9 @@ def test_the_page_runs_the_same_queries_however_long_the_history(
     add_history(6)
 
     # session, user with team; account, can-edit; contracts, contacts, open tasks; timeline:
-    # answers, interactions + participants, tasks, tickets; the form's participants.
-    with django_assert_max_num_queries(13) as large:
+    # answers, interactions + participants, tasks, tickets; the form's participants; health:
+    # the score history and the active override.
+    with django_assert_max_num_queries(15) as large:
         response = client.get(_url(account))
 
     assert len(small.captured_queries) == len(large.captured_queries)
