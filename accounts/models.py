@@ -498,3 +498,6 @@ class SupportTicket(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.external_id} {self.subject}"
+
+
+from accounts.import_models import ImportJob  # noqa: E402, F401  (registered with this app)

@@ -11,3 +11,6 @@ def account_rollups_refresh_task(today_iso: str | None = None) -> int:
     """Nightly: ARR and renewal date of every account from its contracts (idempotent)."""
     today = dt.date.fromisoformat(today_iso) if today_iso else local_today()
     return account_rollups_refresh(today=today)
+
+# Registered here so Celery's autodiscovery (which imports <app>.tasks) finds it.
+from accounts.import_tasks import csv_import_run_task  # noqa: E402, F401
