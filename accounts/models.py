@@ -192,7 +192,11 @@ class Account(TimeStampedModel):
                 name="account_health_score_0_100",
             ),
         ]
+        # More indexes for the list's sorts (NULLS LAST both ways) and its name search live in
+        # migration 0003 as PostgreSQL-only SQL.
         indexes = [
+            # The list's default order for managers and executives: name, then id for paging.
+            models.Index(fields=["name", "id"], name="account_name_idx"),
             # "My book": accounts of one owner, by name.
             models.Index(fields=["owner", "name"], name="account_owner_name_idx"),
             # Team scoping for CSMs and the team filter.
