@@ -49,7 +49,9 @@ def segment_rules_clean(rules: Mapping[str, Any]) -> dict[str, Any]:
                 clean[key] = sorted(set(items))
         elif key in _ID_RULES:
             try:
-                clean[key] = sorted({int(v) for v in (value if isinstance(value, list) else [value])})
+                clean[key] = sorted(
+                    {int(v) for v in (value if isinstance(value, list) else [value])}
+                )
             except (TypeError, ValueError):
                 errors[key] = "Expected a list of ids."
         elif key in {"arr_min", "arr_max"}:
@@ -72,7 +74,11 @@ def segment_rules_clean(rules: Mapping[str, Any]) -> dict[str, Any]:
                 errors[key] = "Between 1 and 730 days."
             else:
                 clean[key] = days
-    if "arr_min" in clean and "arr_max" in clean and Decimal(clean["arr_min"]) > Decimal(clean["arr_max"]):
+    if (
+        "arr_min" in clean
+        and "arr_max" in clean
+        and Decimal(clean["arr_min"]) > Decimal(clean["arr_max"])
+    ):
         errors["arr_max"] = "The maximum ARR is below the minimum."
     if errors:
         raise ValidationError(errors)

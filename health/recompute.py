@@ -217,7 +217,9 @@ def health_scores_recompute_chunk(
     """Score every account with id in [id_from, id_to) for `day`; returns rows written."""
     plan = plan or scorecard_plan_load()
     account_ids = scored_accounts(day=day, id_from=id_from, id_to=id_to)
-    raws, usage_through = raw_measures(day=day, id_from=id_from, id_to=id_to, account_ids=account_ids)
+    raws, usage_through = raw_measures(
+        day=day, id_from=id_from, id_to=id_to, account_ids=account_ids
+    )
     scorecard_of = _scorecard_by_account(plan, day=day, id_from=id_from, id_to=id_to)
     versions = {v.pk: v for v in ScorecardVersion.objects.filter(pk__in=plan.version_ids.values())}
     rules = {pk: [ComponentRule.from_json(c) for c in v.components] for pk, v in versions.items()}

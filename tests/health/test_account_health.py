@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from health.charts_account import health_trend_figure
 from health.models import HealthScore, ScorecardVersion
-from health.selectors_account import account_health, describe_raw
+from health.selectors_account import describe_raw
 
 pytestmark = pytest.mark.django_db
 
@@ -129,9 +129,11 @@ def test_the_trend_chart_marks_bands_and_scorecard_changes():
         history, [{"day": days[1], "version": "Default v2"}], red_below=40, green_from=70
     )
     score, computed = figure["data"]
-    assert score["y"] == [72, 60] and score["x"] == ["2026-03-01", "2026-03-02"]
+    assert score["y"] == [72, 60]
+    assert score["x"] == ["2026-03-01", "2026-03-02"]
     assert score["marker"]["color"] == ["#1f8a4c", "#c98a00"]
-    assert computed["name"] == "Computed (before override)" and computed["y"] == [72, 35]
+    assert computed["name"] == "Computed (before override)"
+    assert computed["y"] == [72, 35]
     zones = [(s["y0"], s["y1"]) for s in figure["layout"]["shapes"] if s["type"] == "rect"]
     assert zones == [(0, 40), (40, 70), (70, 100)]
     assert figure["layout"]["annotations"][0]["text"] == "Scorecard Default v2"

@@ -74,7 +74,8 @@ def test_the_nightly_recompute_runs_as_a_chord_on_a_real_worker(
         if run and run.status != HealthRun.Status.RUNNING:
             break
         time.sleep(0.3)
-    assert run is not None and run.status == HealthRun.Status.SUCCEEDED, run
+    assert run is not None
+    assert run.status == HealthRun.Status.SUCCEEDED, run.error
     assert run.accounts_scored == 4
     # usage 4/8 = 0.5 -> (0.5-0.1)/0.7 = 57 points; adoption 0.5 -> 67 points; support has
     # no source connected, no trend, sentiment or contacts: (30*57 + 15*67) / 45 = 60.3 -> 60.
