@@ -9,12 +9,13 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from accounts.forms.interactions import InteractionForm
-from accounts.models import Account, User
+from accounts.http import AuthenticatedRequest
+from accounts.models import Account
 from accounts.selectors.access import account_get_for_user, local_today
 from accounts.selectors.account_detail import (
     TIMELINE_KINDS,
@@ -38,11 +39,6 @@ from accounts.selectors.account_list import (
 from feedback.selectors import survey_answers_for_account
 from health.charts_account import health_trend_figure
 from health.selectors_account import account_health
-
-
-class AuthenticatedRequest(HttpRequest):
-    user: User  # login_required has run
-
 
 # (sort key or None, heading, numeric, direction of the first click). Money and scores read
 # best from the top ("largest ARR"); dates and names from the soonest / A.

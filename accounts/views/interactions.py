@@ -5,23 +5,18 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.forms.interactions import InteractionForm
-from accounts.models import User
+from accounts.http import AuthenticatedRequest
 from accounts.selectors.access import account_get_for_edit
 from accounts.selectors.tasks import interaction_get_for_edit
 from accounts.services.interactions import (
     interaction_delete as interaction_delete_service,
 )
 from accounts.services.interactions import interaction_log, interaction_update
-
-
-class AuthenticatedRequest(HttpRequest):
-    # LoginRequiredMiddleware lets only logged-in users reach these views.
-    user: User
 
 
 @require_http_methods(["GET", "POST"])

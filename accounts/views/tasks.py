@@ -13,7 +13,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.forms.tasks import TaskFilterForm, TaskForm
-from accounts.models import Task, User
+from accounts.http import AuthenticatedRequest
+from accounts.models import Task
 from accounts.selectors.access import account_get_for_edit, local_today
 from accounts.selectors.tasks import (
     TaskScope,
@@ -31,11 +32,6 @@ _SECTIONS = [
     ("this_week", "Due this week", "Nothing due in the next seven days."),
     ("later", "Later", "Nothing due later."),
 ]
-
-
-class AuthenticatedRequest(HttpRequest):
-    # LoginRequiredMiddleware lets only logged-in users reach these views.
-    user: User
 
 
 def _next_url(request: HttpRequest, fallback: str) -> str:

@@ -11,11 +11,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.models import User
+from accounts.http import AuthenticatedRequest
 from accounts.selectors.access import account_get_for_edit, local_today
 from health.forms_overrides import HealthOverrideForm
 from health.selectors_scorecards import (
@@ -25,11 +25,6 @@ from health.selectors_scorecards import (
     health_overrides_for_account,
 )
 from health.services_overrides import health_override_create, health_override_revoke
-
-
-class AuthenticatedRequest(HttpRequest):
-    # LoginRequiredMiddleware lets only logged-in users reach these views.
-    user: User
 
 
 @require_http_methods(["GET", "POST"])

@@ -7,10 +7,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.http import AuthenticatedRequest
 from accounts.models import User
 from health.forms_scorecards import ScorecardCreateForm, ScorecardRulesForm
 from health.selectors_scorecards import (
@@ -26,11 +27,6 @@ from health.services_scorecards import scorecard_active_set, scorecard_version_c
 
 # The service shares its name with the view below.
 from health.services_scorecards import scorecard_create as scorecard_create_service
-
-
-class AuthenticatedRequest(HttpRequest):
-    # LoginRequiredMiddleware lets only logged-in users reach these views.
-    user: User
 
 
 def _require_configure(user: User) -> None:
