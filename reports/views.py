@@ -1,7 +1,8 @@
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 
+from accounts.http import AuthenticatedRequest
 from accounts.selectors import (
     accounts_visible_to,
     local_today,
@@ -11,7 +12,7 @@ from accounts.selectors import (
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedRequest) -> HttpResponse:
     """The landing page for the user's role: their book for a CSM, the portfolio otherwise."""
     today = local_today()
     user = request.user
