@@ -1,7 +1,79 @@
-from django.http import Http404, HttpRequest, HttpResponse
+"""The health page: band distribution today, the 12-month trend, movers and data freshness,
+for the viewer's accounts narrowed by segment, team and CSM."""
 
-# Placeholder views: each is replaced by its real implementation.
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
+
+from accounts.models import User
+from accounts.selectors.access import accounts_visible_to, local_today
+from health.charts import band_distribution_figure, band_trend_figure
+from health.forms import HealthScopeForm
+from health.selectors import (
+from accounts.http import AuthenticatedRequest
+    STALE_AFTER_DAYS,
+    band_distribution,
+    band_trend,
+    data_freshness,
+    health_movers,
+    health_scope_accounts,
+    score_days,
+    stale_scores,
+)
 
 
-def health_overview(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    raise Http404
+
+@login_required
+@require_safe
+def health_overview(request: AuthenticatedRequest) -> HttpResponse:
+    today = local_today()
+    visible = accounts_visible_to(request.user)
+    form = HealthScopeForm(request.GET, user=request.user, visible=visible)
+    context: dict[str, Any] = {
+        "form": form,
+        "today": today,
+        "stale_after_days": STALE_AFTER_DAYS,
+        "freshness": data_freshness(today=today),
+    }
+    if not form.is_valid():
+        # An invalid scope (another team, a CSM one may not see) shows nothing rather than
+        # falling back to the whole book.
+        return render(request, "health/overview.html", context)
+
+    accounts = health_scope_accounts(
+        visible,
+        segment=form.cleaned_data["segment"],
+        team=form.cleaned_data["team"],
+        csm=form.cleaned_data["csm"],
+        today=today,
+    )
+    days = score_days(today=today)
+    distribution = band_distribution(accounts)
+    context.update(
+        scope_ok=True,
+        days=days,
+        distribution=distribution,
+        distribution_fig=band_distribution_figure(
+            accounts={s.band: s.accounts for s in distribution.slices},
+            arr={s.band: s.arr for s in distribution.slices},
+        ),
+    )
+    if days.latest is not None:
+        trend = band_trend(accounts, days=days.month_ends)
+        context.update(
+            trend=trend,
+            trend_accounts_fig=band_trend_figure(
+                days=trend.days, values=trend.accounts, y_title="Accounts"
+            ),
+            trend_arr_fig=band_trend_figure(
+                days=trend.days, values=trend.arr, y_title="ARR (current)", money=True
+            ),
+            movers=health_movers(accounts, day=days.latest, window=form.movers_window),
+            stale=stale_scores(accounts, day=days.latest),
+        )
+    return render(request, "health/overview.html", context)
