@@ -6,16 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from accounts.models import User
+from accounts.http import AuthenticatedRequest
 from accounts.selectors.access import accounts_visible_to, local_today
 from health.charts import band_distribution_figure, band_trend_figure
 from health.forms import HealthScopeForm
 from health.selectors import (
-from accounts.http import AuthenticatedRequest
     STALE_AFTER_DAYS,
     band_distribution,
     band_trend,
@@ -25,7 +24,6 @@ from accounts.http import AuthenticatedRequest
     score_days,
     stale_scores,
 )
-
 
 
 @login_required
