@@ -6,14 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Q, Sum
 from django.http import Http404
 from django.utils import timezone
 
-from accounts.models import Account, Task, User
+from accounts.models import Account, AccountQuerySet, Task, User
 
 
-def accounts_visible_to(user: User) -> QuerySet[Account]:
+def accounts_visible_to(user: User) -> AccountQuerySet:
     return Account.objects.visible_to(user)
 
 
@@ -33,7 +33,7 @@ def account_get_for_edit(*, user: User, account_id: int) -> Account:
         raise Http404("No such account.") from None
 
 
-def portfolio_summary(*, accounts: QuerySet[Account], today: dt.date) -> dict[str, object]:
+def portfolio_summary(*, accounts: AccountQuerySet, today: dt.date) -> dict[str, object]:
     """Headline numbers over a set of accounts, in one aggregate query."""
     horizon = today + dt.timedelta(days=90)
     renewing = Q(renewal_date__gte=today, renewal_date__lte=horizon)
