@@ -58,6 +58,9 @@ class InteractionForm(forms.ModelForm):
         # Another account's contact id is then "not one of the available choices".
         participants.queryset = Contact.objects.filter(account=account).order_by("name")
         self.fields["summary"].error_messages["required"] = "Say what happened."
+        # Every interaction has a kind: no empty "---------" choice to trip over.
+        kind = cast(forms.ChoiceField, self.fields["kind"])
+        kind.choices = Interaction.Kind.choices
         if not self.instance.pk and not self.is_bound:
             self.initial.setdefault("occurred_on", local_today())
         if not with_next_step:

@@ -470,3 +470,10 @@ def test_a_next_step_on_an_unowned_account_goes_to_the_author(manager, today):
     _log(account, manager, today, next_step="Find an owner", next_step_due=today)
 
     assert Task.objects.get().owner == manager
+
+
+def test_the_kind_has_no_empty_choice(account):
+    from accounts.forms.interactions import InteractionForm
+
+    choices = [value for value, _label in InteractionForm(account=account).fields["kind"].choices]
+    assert choices == ["call", "meeting", "email", "qbr", "note"]
