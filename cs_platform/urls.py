@@ -19,6 +19,10 @@ urlpatterns = [
     path("healthz", health_check.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("health/", include("health.urls")),
+    path("journeys/", include("journeys.urls")),
+    path("feedback/", include("feedback.urls")),
+    # The public survey page: no login (see LoginRequiredMiddleware exemptions in its views).
+    path("s/", include(("feedback.urls_public", "public_survey"))),
     path("", report_views.home, name="home"),
     path("", include("accounts.urls")),
 ]
