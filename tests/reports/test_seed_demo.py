@@ -26,7 +26,9 @@ from feedback.models import Survey, SurveyAnswer
 
 pytestmark = pytest.mark.django_db
 
-SMALL = ("--accounts", "30", "--days", "60")
+# Without health history: most tests check the seeded data itself, and scoring 60 days
+# would triple the module's time. One test below covers --health-days.
+SMALL = ("--accounts", "30", "--days", "60", "--health-days", "0")
 
 
 def seed(*args: str) -> str:
@@ -294,3 +296,19 @@ def test_bad_arguments_are_refused_before_anything_is_deleted():
 
     assert Account.objects.count() == 30
     assert Contact.objects.exists()
+
+
+def test_health_history_is_computed_after_seeding_so_the_demo_has_trends():
+    from health.models import HealthScore, RetentionSnapshot
+
+    seed("--accounts", "30", "--days", "60", "--health-days", "3")
+
+    days = sorted(set(HealthScore.objects.values_list("day", flat=True)))
+    assert len(days) == 3
+    live = Account.objects.exclude(lifecycle_status=Account.Lifecycle.CHURNED).count()
+    latest = HealthScore.objects.filter(day=days[-1])
+    assert 0 < latest.count() <= live
+    # The accounts' current score is the latest day's.
+    scored = Account.objects.filter(health_score__isnull=False)
+    assert scored.count() == latest.count()
+    assert RetentionSnapshot.objects.filter(scope="company").exists()
