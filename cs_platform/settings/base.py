@@ -38,6 +38,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_filters",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
     "health",
     "journeys",
@@ -177,8 +180,45 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", default="INFO")},
 }
 
+# Absolute address of this instance, for links in emails (survey invitations).
+SITE_URL = env_str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
 # Page size of lists such as /accounts/ and /tasks/.
 PAGE_SIZE = 50
 
 # Number of key features of the product: the adoption measure is "key features used ÷ this".
 HEALTH_KEY_FEATURES = env_int("HEALTH_KEY_FEATURES", default=10)
+
+# --- REST API (/api/v1/) ---
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.api_auth.HashedTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "cs_platform.api.PageNumberPagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "cs_platform.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["cs_platform.api.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "token": env_str("API_THROTTLE_RATE", default="1200/minute"),
+        "ingest": env_str("API_INGEST_THROTTLE_RATE", default="120/minute"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CS Platform API",
+    "DESCRIPTION": "Accounts, health, journeys, feedback and metrics of the CS platform.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc assets from the installed sidecar package, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
