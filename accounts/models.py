@@ -504,4 +504,5 @@ class SupportTicket(models.Model):
         return f"#{self.external_id} {self.subject}"
 
 
+from accounts.api_tokens import ApiToken  # noqa: E402, F401
 from accounts.import_models import ImportJob  # noqa: E402, F401  (registered with this app)

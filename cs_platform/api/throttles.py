@@ -1,0 +1,21 @@
+from typing import Any
+
+from rest_framework.throttling import SimpleRateThrottle
+
+
+class TokenRateThrottle(SimpleRateThrottle):
+    """Per API token (or per user for session auth), counted in the shared cache (Redis in
+    production, so every web process counts together)."""
+
+    scope = "token"
+
+    def get_cache_key(self, request: Any, view: Any) -> str | None:
+        if not request.user or not request.user.is_authenticated:
+            return None
+        token = getattr(request, "auth", None)
+        ident = f"token-{token.pk}" if getattr(token, "pk", None) else f"user-{request.user.pk}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class IngestRateThrottle(TokenRateThrottle):
+    scope = "ingest"
