@@ -170,6 +170,10 @@ class Account(TimeStampedModel):
     # Denormalised by interaction_log / interaction_delete, for sorting by recency.
     last_interaction_on = models.DateField(null=True, blank=True)
     # Written by the health app's nightly job; the history lives in health.HealthScore.
+    # Deliberately not indexed: the nightly job rewrites them for most accounts, and an
+    # unindexed column lets PostgreSQL update the row in place (a HOT update) instead of
+    # writing every index of this table again. Sorting or filtering 50,000 rows by them
+    # without an index costs tens of milliseconds; rewriting 15 indexes costs seconds.
     health_score = models.PositiveSmallIntegerField(null=True, blank=True)
     health_band = models.CharField(max_length=8, choices=Band.choices, blank=True)
 
@@ -205,8 +209,6 @@ class Account(TimeStampedModel):
             models.Index(fields=["renewal_date"], name="account_renewal_idx"),
             # Sorting the list by ARR, and ARR-range segment rules.
             models.Index(fields=["arr"], name="account_arr_idx"),
-            # Band filter and "ARR at risk".
-            models.Index(fields=["health_band", "renewal_date"], name="account_band_renewal_idx"),
             # Lifecycle filter; churn metrics by churn date.
             models.Index(fields=["lifecycle_status", "churned_on"], name="account_lifecycle_idx"),
         ]

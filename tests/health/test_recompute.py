@@ -273,3 +273,13 @@ def test_a_score_built_on_usage_older_than_3_days_is_stale(healthy, owner):
     stale = HealthScore.objects.get(account=lagging, day=DAY)
     assert (fresh.usage_through, fresh.is_stale) == (DAY, False)
     assert (stale.usage_through, stale.is_stale) == (DAY - dt.timedelta(days=5), True)
+
+
+def test_a_missing_default_scorecard_is_restored_rather_than_failing_the_night(healthy):
+    HealthScore.objects.all().delete()
+    ScorecardVersion.objects.all().delete()
+    Scorecard.objects.all().delete()
+    health_scores_recompute(day=DAY)
+    score = HealthScore.objects.get(account=healthy, day=DAY)
+    assert score.score == 98
+    assert score.scorecard_version.scorecard.name == "Default"
