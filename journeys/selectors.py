@@ -1,0 +1,572 @@
+"""Reads of the journeys app: one account's journey panel, the journeys page's aggregates, and
+the stage settings.
+
+Every page-level function takes an account queryset already scoped to the viewer
+(accounts_visible_to, then the page's segment / team / CSM filters) and runs a fixed number
+of queries whatever the number of accounts; statuses, durations and medians are worked out
+in Python from a few flat rows, never with a query per account.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import cast
+
+from django.db.models import Count, F, Prefetch, Sum
+from django.http import Http404
+from django.utils import timezone
+
+from accounts.models import Account, AccountQuerySet, Segment, Team, User
+from accounts.selectors.segments import segment_filter
+from journeys.models import (
+    AccountJourney,
+    Handoff,
+    Milestone,
+    MilestoneCompletion,
+    Stage,
+    StageTransition,
+)
+from journeys.status import MilestoneStatus, MilestoneTiming, milestone_timing
+
+RECENT_TRANSITIONS = 10
+TTV_MONTHS = 12
+
+
+def local_day(moment: dt.datetime) -> dt.date:
+    """The calendar day of a stored moment in the configured time zone."""
+    return timezone.localdate(moment)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-th quantile (0..1) with linear interpolation between closest ranks.
+
+    The same as PostgreSQL's percentile_cont and numpy's default: the median of 10, 20, 30,
+    40 is 25; the 90th percentile of 10, 20 ... 100 is 91. None for no values.
+    """
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+# --- Settings ----------------------------------------------------------------------------
+
+
+def stages_ordered() -> list[Stage]:
+    return list(Stage.objects.order_by("order"))
+
+
+def stages_with_milestones() -> list[Stage]:
+    """Every stage in order with its milestones and how many accounts are in it now (2 queries)."""
+    return list(
+        Stage.objects.order_by("order")
+        .annotate(accounts_now=Count("journeys"))
+        .prefetch_related(
+            Prefetch("milestones", queryset=Milestone.objects.order_by("order", "pk"))
+        )
+    )
+
+
+def stage_get(*, stage_id: int) -> Stage:
+    try:
+        return Stage.objects.get(pk=stage_id)
+    except Stage.DoesNotExist:
+        raise Http404("No such stage.") from None
+
+
+def milestone_get(*, milestone_id: int) -> Milestone:
+    try:
+        return Milestone.objects.select_related("stage").get(pk=milestone_id)
+    except Milestone.DoesNotExist:
+        raise Http404("No such milestone.") from None
+
+
+# --- One account's journey (the account page's panel) ------------------------------------
+
+
+def account_current_stage(*, account: Account) -> Stage | None:
+    """The stage the account is in now; None before its journey starts."""
+    journey = AccountJourney.objects.filter(account=account).select_related("stage").first()
+    return journey.stage if journey else None
+
+
+def handoff_for_account(*, account: Account) -> Handoff | None:
+    """The account's handoff, if any; `account` comes from an access-checked getter."""
+    return Handoff.objects.filter(account=account).select_related("updated_by").first()
+
+
+@dataclass(frozen=True)
+class MilestoneRow:
+    milestone: Milestone
+    timing: MilestoneTiming
+    completion: MilestoneCompletion | None
+
+    @property
+    def status(self) -> MilestoneStatus:
+        return self.timing.status
+
+
+@dataclass(frozen=True)
+class AccountJourneyPanel:
+    has_journey: bool
+    stage: Stage | None
+    entered_on: dt.date | None
+    days_in_stage: int | None
+    milestones: list[MilestoneRow]
+    transitions: list[StageTransition]  # newest first, at most RECENT_TRANSITIONS
+    handoff: Handoff | None
+    stages: list[Stage]  # every stage in order: the move and start forms' choices
+
+    @property
+    def target_days(self) -> int | None:
+        return self.stage.target_days if self.stage else None
+
+    @property
+    def over_target(self) -> bool:
+        target = self.target_days
+        return target is not None and self.days_in_stage is not None and self.days_in_stage > target
+
+    @property
+    def is_configured(self) -> bool:
+        return bool(self.stages)
+
+    @property
+    def move_choices(self) -> list[Stage]:
+        return [stage for stage in self.stages if self.stage is None or stage.pk != self.stage.pk]
+
+    @property
+    def required_left(self) -> int:
+        return sum(
+            1
+            for row in self.milestones
+            if row.milestone.is_required and row.status != MilestoneStatus.DONE
+        )
+
+
+def account_journey_panel(*, account: Account, today: dt.date) -> AccountJourneyPanel:
+    """Where one account stands in its journey, in at most 5 queries."""
+    row = (
+        Account.objects.filter(pk=account.pk)
+        .select_related("journey__stage", "handoff__updated_by")
+        .first()
+    )
+    journey: AccountJourney | None = getattr(row, "journey", None) if row else None
+    handoff: Handoff | None = getattr(row, "handoff", None) if row else None
+    stages = stages_ordered()
+    transitions = list(
+        StageTransition.objects.filter(account=account)
+        .select_related("from_stage", "to_stage", "by")
+        .order_by("-at", "-pk")[:RECENT_TRANSITIONS]
+    )
+    if journey is None:
+        return AccountJourneyPanel(
+            has_journey=False,
+            stage=None,
+            entered_on=None,
+            days_in_stage=None,
+            milestones=[],
+            transitions=transitions,
+            handoff=handoff,
+            stages=stages,
+        )
+
+    entered_on = local_day(journey.entered_at)
+    milestones = list(Milestone.objects.filter(stage_id=journey.stage_id).order_by("order", "pk"))
+    completions = {
+        c.milestone_id: c
+        for c in MilestoneCompletion.objects.filter(
+            account=account, milestone__stage_id=journey.stage_id
+        ).select_related("completed_by")
+    }
+    rows = [
+        MilestoneRow(
+            milestone=milestone,
+            timing=milestone_timing(
+                entered_on=entered_on,
+                target_days=milestone.target_days,
+                stuck_days=milestone.stuck_days,
+                today=today,
+                completed=milestone.pk in completions,
+            ),
+            completion=completions.get(milestone.pk),
+        )
+        for milestone in milestones
+    ]
+    return AccountJourneyPanel(
+        has_journey=True,
+        stage=journey.stage,
+        entered_on=entered_on,
+        days_in_stage=(today - entered_on).days,
+        milestones=rows,
+        transitions=transitions,
+        handoff=handoff,
+        stages=stages,
+    )
+
+
+# --- The journeys page: scope ------------------------------------------------------------
+
+
+def journey_scope_accounts(
+    accounts: AccountQuerySet,
+    *,
+    segment: Segment | None = None,
+    team: Team | None = None,
+    csm: User | None = None,
+    today: dt.date,
+) -> AccountQuerySet:
+    """Narrow accounts already visible to the viewer; never widens them."""
+    if segment is not None:
+        # segment_filter keeps the queryset's class; its signature only promises the base one.
+        accounts = cast(AccountQuerySet, segment_filter(accounts, segment, today=today))
+    if team is not None:
+        accounts = accounts.filter(team=team)
+    if csm is not None:
+        accounts = accounts.filter(owner=csm)
+    return accounts
+
+
+# --- Funnel ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    stage: Stage | None  # None: live accounts whose journey has not started
+    label: str
+    accounts: int
+    arr: Decimal
+
+
+@dataclass(frozen=True)
+class Funnel:
+    steps: list[FunnelStep]  # one per stage, in order
+    not_started: FunnelStep
+    total_accounts: int
+    total_arr: Decimal
+
+    @property
+    def started_accounts(self) -> int:
+        return self.total_accounts - self.not_started.accounts
+
+
+def stage_funnel(accounts: AccountQuerySet, *, stages: Sequence[Stage]) -> Funnel:
+    """Live accounts and their ARR per current stage, plus those not started; one query.
+
+    Churned accounts are left out: the funnel is where customers stand now.
+    """
+    grouped: dict[int | None, tuple[int, Decimal]] = {
+        row["journey__stage"]: (row["n"], row["arr"] or Decimal("0"))
+        for row in accounts.live()
+        .order_by()
+        .values("journey__stage")
+        .annotate(n=Count("pk"), arr=Sum("arr"))
+    }
+    steps = [
+        FunnelStep(
+            stage=stage,
+            label=stage.name,
+            accounts=grouped.get(stage.pk, (0, Decimal("0")))[0],
+            arr=grouped.get(stage.pk, (0, Decimal("0")))[1],
+        )
+        for stage in stages
+    ]
+    none_n, none_arr = grouped.get(None, (0, Decimal("0")))
+    not_started = FunnelStep(stage=None, label="Not started", accounts=none_n, arr=none_arr)
+    return Funnel(
+        steps=steps,
+        not_started=not_started,
+        total_accounts=sum(n for n, _ in grouped.values()),
+        total_arr=sum((arr for _, arr in grouped.values()), Decimal("0")),
+    )
+
+
+# --- Where each live account stands now --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CurrentJourney:
+    account_id: int
+    account_name: str
+    owner_name: str
+    stage_id: int
+    entered_on: dt.date
+
+
+def _person(first: str | None, last: str | None, username: str | None) -> str:
+    """User.__str__ from flat columns: full name, else username; "" for no owner."""
+    full = f"{first or ''} {last or ''}".strip()
+    return full or (username or "")
+
+
+def current_journeys(accounts: AccountQuerySet) -> list[CurrentJourney]:
+    """The live accounts' current stage and entry day, with name and owner; one query."""
+    rows = (
+        AccountJourney.objects.filter(account__in=accounts.live().order_by().values("pk"))
+        .order_by()
+        .values_list(
+            "account_id",
+            "account__name",
+            "account__owner__first_name",
+            "account__owner__last_name",
+            "account__owner__username",
+            "stage_id",
+            "entered_at",
+        )
+    )
+    return [
+        CurrentJourney(
+            account_id=account_id,
+            account_name=name,
+            owner_name=_person(first, last, username),
+            stage_id=stage_id,
+            entered_on=local_day(entered_at),
+        )
+        for account_id, name, first, last, username, stage_id, entered_at in rows
+    ]
+
+
+# --- Time in stage -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageTime:
+    stage: Stage
+    stays: int  # completed stays: entered and left again
+    median_days: float | None
+    p90_days: float | None
+    in_stage_now: int  # live accounts in the stage today (open stays, not in the medians)
+    over_target_now: int  # of those, how many have been there longer than the target
+
+    @property
+    def target_days(self) -> int | None:
+        return self.stage.target_days
+
+    @property
+    def median_over_target(self) -> bool:
+        target = self.stage.target_days
+        return target is not None and self.median_days is not None and self.median_days > target
+
+    @property
+    def p90_over_target(self) -> bool:
+        target = self.stage.target_days
+        return target is not None and self.p90_days is not None and self.p90_days > target
+
+
+def completed_stays(rows: Iterable[tuple[int, int, dt.datetime]]) -> dict[int, list[int]]:
+    """Days spent per stay, by stage, from transitions ordered by account then time.
+
+    A stay starts with a transition into a stage and ends with the account's next
+    transition; its length is the number of calendar days between the two. The account's
+    last transition opens a stay that has not ended, which is not a duration yet.
+    """
+    durations: dict[int, list[int]] = defaultdict(list)
+    previous: tuple[int, int, dt.date] | None = None
+    for account_id, stage_id, at in rows:
+        day = local_day(at)
+        if previous is not None and previous[0] == account_id:
+            durations[previous[1]].append((day - previous[2]).days)
+        previous = (account_id, stage_id, day)
+    return durations
+
+
+def time_in_stage(
+    accounts: AccountQuerySet,
+    *,
+    stages: Sequence[Stage],
+    current: Sequence[CurrentJourney],
+    today: dt.date,
+) -> list[StageTime]:
+    """Median and 90th percentile of completed stays per stage, against its target; one query.
+
+    Every account in scope counts, churned ones too: a stay they finished is history. Open
+    stays (accounts still in the stage) are counted apart, with how many already exceed the
+    target, because a stay so far is a lower bound, not a duration.
+    """
+    rows = (
+        StageTransition.objects.filter(account__in=accounts.order_by().values("pk"))
+        .order_by("account_id", "at", "pk")
+        .values_list("account_id", "to_stage_id", "at")
+    )
+    durations = completed_stays(rows.iterator(chunk_size=5000))
+    now: dict[int, int] = defaultdict(int)
+    over: dict[int, int] = defaultdict(int)
+    targets = {stage.pk: stage.target_days for stage in stages}
+    for journey in current:
+        now[journey.stage_id] += 1
+        target = targets.get(journey.stage_id)
+        if target is not None and (today - journey.entered_on).days > target:
+            over[journey.stage_id] += 1
+    return [
+        StageTime(
+            stage=stage,
+            stays=len(durations.get(stage.pk, [])),
+            median_days=percentile(durations.get(stage.pk, []), 0.5),
+            p90_days=percentile(durations.get(stage.pk, []), 0.9),
+            in_stage_now=now[stage.pk],
+            over_target_now=over[stage.pk],
+        )
+        for stage in stages
+    ]
+
+
+# --- Overdue and stuck milestones --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OverdueMilestone:
+    account_id: int
+    account_name: str
+    owner_name: str
+    stage_name: str
+    milestone_name: str
+    is_required: bool
+    status: MilestoneStatus
+    due_on: dt.date
+    days_late: int
+
+
+@dataclass(frozen=True)
+class OverdueMilestones:
+    rows: list[OverdueMilestone]  # stuck first, then the most days late
+    behind: int
+    stuck: int
+    stuck_accounts: int  # accounts with at least one stuck milestone
+
+
+def milestones_overdue(
+    accounts: AccountQuerySet,
+    *,
+    stages: Sequence[Stage],
+    current: Sequence[CurrentJourney],
+    today: dt.date,
+) -> OverdueMilestones:
+    """Behind and stuck milestones of the live accounts' current stages; two queries.
+
+    Only the current stage's milestones have a status: the clock of a milestone starts when
+    the account enters its stage.
+    """
+    by_stage: dict[int, list[Milestone]] = defaultdict(list)
+    for milestone in Milestone.objects.order_by("order", "pk"):
+        by_stage[milestone.stage_id].append(milestone)
+    done = set(
+        MilestoneCompletion.objects.filter(
+            account__in=accounts.live().order_by().values("pk"),
+            milestone__stage_id=F("account__journey__stage_id"),
+        )
+        .order_by()
+        .values_list("account_id", "milestone_id")
+    )
+    names = {stage.pk: stage.name for stage in stages}
+    rows: list[OverdueMilestone] = []
+    for journey in current:
+        for milestone in by_stage.get(journey.stage_id, []):
+            timing = milestone_timing(
+                entered_on=journey.entered_on,
+                target_days=milestone.target_days,
+                stuck_days=milestone.stuck_days,
+                today=today,
+                completed=(journey.account_id, milestone.pk) in done,
+            )
+            if timing.status in (MilestoneStatus.BEHIND, MilestoneStatus.STUCK):
+                rows.append(
+                    OverdueMilestone(
+                        account_id=journey.account_id,
+                        account_name=journey.account_name,
+                        owner_name=journey.owner_name,
+                        stage_name=names.get(journey.stage_id, ""),
+                        milestone_name=milestone.name,
+                        is_required=milestone.is_required,
+                        status=timing.status,
+                        due_on=timing.due_on,
+                        days_late=timing.days_late,
+                    )
+                )
+    rows.sort(
+        key=lambda r: (r.status != MilestoneStatus.STUCK, -r.days_late, r.account_name.lower())
+    )
+    stuck = [r for r in rows if r.status == MilestoneStatus.STUCK]
+    return OverdueMilestones(
+        rows=rows,
+        behind=len(rows) - len(stuck),
+        stuck=len(stuck),
+        stuck_accounts=len({r.account_id for r in stuck}),
+    )
+
+
+# --- Time to value -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TtvMonth:
+    month: dt.date  # the month's first day
+    accounts: int  # accounts that completed onboarding that month
+    median_days: float | None
+
+
+@dataclass(frozen=True)
+class TimeToValue:
+    months: list[TtvMonth]  # the last TTV_MONTHS calendar months, oldest first
+    accounts: int
+    median_days: float | None  # over every completion in those months
+
+
+def month_starts(today: dt.date, months: int) -> list[dt.date]:
+    """First days of the `months` calendar months ending with today's, oldest first."""
+    year, month = today.year, today.month
+    starts = []
+    for _ in range(months):
+        starts.append(dt.date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return starts[::-1]
+
+
+def time_to_value(
+    accounts: AccountQuerySet, *, today: dt.date, months: int = TTV_MONTHS
+) -> TimeToValue:
+    """Days from Account.start_date to leaving the onboarding stage, median per month; one query.
+
+    An account's first exit from onboarding is its completion (a later return and exit does
+    not make value arrive twice); it counts in the calendar month of that exit. Churned
+    accounts count: they did reach value then. A start date after the exit (bad import data)
+    counts as 0 days rather than a negative one.
+    """
+    starts = month_starts(today, months)
+    rows = (
+        StageTransition.objects.filter(
+            account__in=accounts.order_by().values("pk"),
+            from_stage__slug=Stage.ONBOARDING_SLUG,
+        )
+        .order_by("account_id", "at", "pk")
+        .values_list("account_id", "at", "account__start_date")
+    )
+    seen: set[int] = set()
+    by_month: dict[dt.date, list[int]] = defaultdict(list)
+    for account_id, at, start_date in rows:
+        if account_id in seen:
+            continue
+        seen.add(account_id)
+        day = local_day(at)
+        month = day.replace(day=1)
+        if starts[0] <= month <= starts[-1] and day <= today:
+            by_month[month].append(max(0, (day - start_date).days))
+    every = [days for values in by_month.values() for days in values]
+    return TimeToValue(
+        months=[
+            TtvMonth(
+                month=month,
+                accounts=len(by_month.get(month, [])),
+                median_days=percentile(by_month.get(month, []), 0.5),
+            )
+            for month in starts
+        ],
+        accounts=len(every),
+        median_days=percentile(every, 0.5),
+    )

@@ -1,0 +1,243 @@
+"""The journeys page, one account's journey, and the account's journey actions: start, move,
+complete or reopen a milestone, edit the sales handoff.
+
+Reading goes through account_get_for_user, every write through account_get_for_edit: an
+account the viewer may not change answers 404, as if it did not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from accounts.http import AuthenticatedRequest
+from accounts.models import Account
+from accounts.selectors.access import (
+    account_get_for_edit,
+    account_get_for_user,
+    accounts_visible_to,
+    local_today,
+)
+from accounts.selectors.account_detail import account_can_edit
+from journeys.charts import funnel_figure, time_in_stage_figure, time_to_value_figure
+from journeys.forms import (
+    HandoffForm,
+    JourneyMoveForm,
+    JourneyScopeForm,
+    JourneyStartForm,
+    MilestoneCompleteForm,
+)
+from journeys.selectors import (
+    account_current_stage,
+    account_journey_panel,
+    current_journeys,
+    handoff_for_account,
+    journey_scope_accounts,
+    milestone_get,
+    milestones_overdue,
+    stage_funnel,
+    stages_ordered,
+    time_in_stage,
+    time_to_value,
+)
+from journeys.services import handoff_save, journey_move, journey_start, milestone_complete
+from journeys.services import milestone_reopen as milestone_reopen_service
+
+
+@login_required
+@require_safe
+def journeys_overview(request: AuthenticatedRequest) -> HttpResponse:
+    today = local_today()
+    visible = accounts_visible_to(request.user)
+    form = JourneyScopeForm(request.GET, user=request.user, visible=visible)
+    stages = stages_ordered()
+    context: dict[str, Any] = {"form": form, "today": today, "stages": stages}
+    if not form.is_valid():
+        # An invalid scope (another team, a CSM one may not see) shows nothing rather than
+        # falling back to the whole book.
+        return render(request, "journeys/journeys_overview.html", context)
+
+    accounts = journey_scope_accounts(
+        visible,
+        segment=form.cleaned_data["segment"],
+        team=form.cleaned_data["team"],
+        csm=form.cleaned_data["csm"],
+        today=today,
+    )
+    funnel = stage_funnel(accounts, stages=stages)
+    current = current_journeys(accounts)
+    times = time_in_stage(accounts, stages=stages, current=current, today=today)
+    overdue = milestones_overdue(accounts, stages=stages, current=current, today=today)
+    ttv = time_to_value(accounts, today=today)
+    context.update(
+        scope_ok=True,
+        funnel=funnel,
+        funnel_fig=funnel_figure(
+            labels=[step.label for step in funnel.steps],
+            accounts=[step.accounts for step in funnel.steps],
+            arr=[step.arr for step in funnel.steps],
+        ),
+        times=times,
+        times_fig=time_in_stage_figure(
+            labels=[t.stage.name for t in times],
+            medians=[t.median_days for t in times],
+            p90s=[t.p90_days for t in times],
+            targets=[t.target_days for t in times],
+        ),
+        any_stays=any(t.stays for t in times),
+        overdue=overdue,
+        overdue_page=Paginator(overdue.rows, settings.PAGE_SIZE).get_page(request.GET.get("page")),
+        ttv=ttv,
+        ttv_fig=time_to_value_figure(
+            months=[m.month for m in ttv.months],
+            medians=[m.median_days for m in ttv.months],
+            accounts=[m.accounts for m in ttv.months],
+        ),
+    )
+    return render(request, "journeys/journeys_overview.html", context)
+
+
+def _account_journey_page(
+    request: AuthenticatedRequest, account: Account, **forms: Any
+) -> HttpResponse:
+    """The journey page, also re-rendered with a refused form's errors beside its fields."""
+    today = local_today()
+    context = {
+        "account": account,
+        "today": today,
+        "journey": account_journey_panel(account=account, today=today),
+        "can_edit": account_can_edit(user=request.user, account=account),
+        **forms,
+    }
+    return render(request, "journeys/account_journey.html", context)
+
+
+@login_required
+@require_safe
+def account_journey(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """One account's journey: stage, milestones, handoff and its whole recent history."""
+    account = account_get_for_user(user=request.user, account_id=pk)
+    return _account_journey_page(request, account)
+
+
+def _back(request: AuthenticatedRequest, account: Account) -> HttpResponseRedirect:
+    """Back to the page the form was on (the account page or the journey page)."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return HttpResponseRedirect(target)
+    return HttpResponseRedirect(reverse("journeys:account_journey", args=[account.pk]))
+
+
+@login_required
+@require_POST
+def account_journey_start(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    account = account_get_for_edit(user=request.user, account_id=pk)
+    form = JourneyStartForm(request.POST)
+    if not form.is_valid():
+        return _account_journey_page(request, account, start_form=form)
+    stage = form.cleaned_data["stage"]
+    try:
+        journey_start(
+            account=account, stage=stage, by=request.user, reason=form.cleaned_data["reason"]
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{account} started its journey in {stage}.")
+    return _back(request, account)
+
+
+@login_required
+@require_POST
+def account_journey_move(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    account = account_get_for_edit(user=request.user, account_id=pk)
+    form = JourneyMoveForm(request.POST, current=account_current_stage(account=account))
+    if not form.is_valid():
+        return _account_journey_page(request, account, move_form=form)
+    stage = form.cleaned_data["to_stage"]
+    try:
+        journey_move(
+            account=account, to_stage=stage, by=request.user, reason=form.cleaned_data["reason"]
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Moved {account} to {stage}.")
+    return _back(request, account)
+
+
+@login_required
+@require_POST
+def account_milestone_complete(
+    request: AuthenticatedRequest, pk: int, milestone_pk: int
+) -> HttpResponse:
+    account = account_get_for_edit(user=request.user, account_id=pk)
+    milestone = milestone_get(milestone_id=milestone_pk)
+    form = MilestoneCompleteForm(request.POST)
+    if not form.is_valid():
+        return _account_journey_page(
+            request, account, complete_form=form, complete_milestone_id=milestone.pk
+        )
+    try:
+        outcome = milestone_complete(
+            account=account, milestone=milestone, by=request.user, note=form.cleaned_data["note"]
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        text = f"“{milestone.name}” is done."
+        if outcome.advanced is not None:
+            text += (
+                f" Every required milestone of {milestone.stage} is done, so {account} moved "
+                f"on to {outcome.advanced.to_stage}."
+            )
+        messages.success(request, text)
+    return _back(request, account)
+
+
+@login_required
+@require_POST
+def account_milestone_reopen(
+    request: AuthenticatedRequest, pk: int, milestone_pk: int
+) -> HttpResponse:
+    account = account_get_for_edit(user=request.user, account_id=pk)
+    milestone = milestone_get(milestone_id=milestone_pk)
+    try:
+        milestone_reopen_service(account=account, milestone=milestone, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"“{milestone.name}” is open again.")
+    return _back(request, account)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_handoff_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """The sales -> CS handoff: what the customer wants and what sales promised."""
+    account = account_get_for_edit(user=request.user, account_id=pk)
+    handoff = handoff_for_account(account=account)
+    form = HandoffForm(request.POST or None, instance=handoff)
+    if request.method == "POST" and form.is_valid():
+        handoff_save(account=account, by=request.user, **form.cleaned_data)
+        messages.success(request, f"Saved the handoff for {account}.")
+        return _back(request, account)
+    context = {
+        "account": account,
+        "form": form,
+        "handoff": handoff,
+        "next": request.POST.get("next") or request.GET.get("next", ""),
+    }
+    return render(request, "journeys/handoff_form.html", context)
