@@ -8,12 +8,14 @@ import datetime as dt
 
 import django_filters
 from django import forms
+from django.apps import apps
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from accounts.models import Account, Segment, Team, User
 from accounts.selectors.segments import segment_filter
 
 NO_SCORE = "none"
+NOT_STARTED = "none"
 BAND_CHOICES = [*Account.Band.choices, (NO_SCORE, "No score")]
 RENEWAL_WINDOWS = [("30", "Next 30 days"), ("60", "Next 60 days"), ("90", "Next 90 days")]
 
@@ -71,6 +73,9 @@ class AccountFilter(django_filters.FilterSet):
     band = django_filters.ChoiceFilter(
         label="Health", choices=BAND_CHOICES, method="filter_band", empty_label="Any health"
     )
+    stage = django_filters.ChoiceFilter(
+        label="Journey stage", choices=[], method="filter_stage", empty_label="Any stage"
+    )
     renewal = django_filters.ChoiceFilter(
         label="Renews within",
         choices=RENEWAL_WINDOWS,
@@ -104,6 +109,14 @@ class AccountFilter(django_filters.FilterSet):
             .distinct()
         )
         self.filters["industry"].extra["choices"] = [(name, name) for name in industries]
+        # Stages belong to the journeys app, a floor above this one: looked up by name so
+        # the accounts app does not import it. One query.
+        stage_model = apps.get_model("journeys", "Stage")
+        stages = stage_model.objects.order_by("order").values_list("pk", "name")
+        self.filters["stage"].extra["choices"] = [
+            *((str(pk), name) for pk, name in stages),
+            (NOT_STARTED, "Not started"),
+        ]
 
     @property
     def is_filtered(self) -> bool:
@@ -123,6 +136,11 @@ class AccountFilter(django_filters.FilterSet):
         if value == NO_SCORE:
             return queryset.filter(health_score__isnull=True)
         return queryset.filter(health_band=value)
+
+    def filter_stage(self, queryset: QuerySet[Account], name: str, value: str) -> QuerySet:
+        if value == NOT_STARTED:
+            return queryset.filter(journey__isnull=True)
+        return queryset.filter(journey__stage_id=int(value))
 
     def filter_renewal(self, queryset: QuerySet[Account], name: str, value: str) -> QuerySet:
         horizon = self.today + dt.timedelta(days=int(value))

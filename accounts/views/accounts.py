@@ -39,6 +39,7 @@ from accounts.selectors.account_list import (
 from feedback.selectors import survey_answers_for_account
 from health.charts_account import health_trend_figure
 from health.selectors_account import account_health
+from journeys.selectors import account_journey_panel
 
 # (sort key or None, heading, numeric, direction of the first click). Money and scores read
 # best from the top ("largest ARR"); dates and names from the soonest / A.
@@ -120,6 +121,7 @@ def account_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         "timeline_limit": TIMELINE_LIMIT,
         "interaction_form": InteractionForm(account=account) if can_edit else None,
         "health": health,
+        "journey": account_journey_panel(account=account, today=today),
         "health_chart": (
             health_trend_figure(
                 health.history,

@@ -67,7 +67,7 @@ def test_the_header_shows_arr_tier_owner_team_lifecycle_and_renewal(client_for, 
     assert _kpi(html, "lifecycle") == "Onboarding"
     assert _kpi(html, "days_to_renewal") == "in 40 days"
     assert _kpi(html, "health") == "72 Green"
-    assert "Journeys are not configured yet" in html
+    assert _kpi(html, "journey") == "Not started"
 
 
 def test_an_account_without_a_health_score_says_so_honestly(client_for, owner, account):
@@ -412,10 +412,29 @@ def test_the_page_runs_the_same_queries_however_long_the_history(
 
     # session, user with team; account, can-edit; contracts, contacts, open tasks; timeline:
     # answers, interactions + participants, tasks, tickets; the form's participants; health:
-    # the score history and the active override.
-    with django_assert_max_num_queries(15) as large:
+    # the score history and the active override; journey: its panel (5).
+    with django_assert_max_num_queries(20) as large:
         response = client.get(_url(account))
 
     assert len(small.captured_queries) == len(large.captured_queries)
     assert len(response.context["contacts"]) == 7
     assert len(response.context["timeline"]) == 4 * 7  # one entry of each kind per round
+
+
+def test_the_header_shows_the_journey_stage_and_days_in_it(client_for, owner, account):
+    from django.utils import timezone
+
+    from journeys.models import Stage
+    from journeys.services import journey_start
+
+    activation = Stage.objects.get(slug="activation")
+    journey_start(
+        account=account,
+        stage=activation,
+        by=owner,
+        at=timezone.now() - dt.timedelta(days=12),
+    )
+    html = client_for(owner).get(_url(account)).content.decode()
+    assert _kpi(html, "journey") == "Activation"
+    assert "12 days in stage of 60 targeted" in html
+    assert 'id="account-journey"' in html

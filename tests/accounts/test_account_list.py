@@ -347,16 +347,16 @@ def test_the_list_runs_the_same_queries_whatever_the_number_of_rows(
     with CaptureQueriesContext(connection) as few:
         client.get(LIST, {"sort": "-arr"})
     make(55)
-    # session, user with team; owners, teams, segments, industries (filter form); count and
-    # rows (page).
-    with django_assert_max_num_queries(8) as many:
+    # session, user with team; owners, teams, segments, industries, journey stages (filter
+    # form); count and rows (page).
+    with django_assert_max_num_queries(9) as many:
         response = client.get(LIST, {"sort": "-arr"})
 
     assert len(response.context["rows"]) == 50
     assert len(few.captured_queries) == len(many.captured_queries)
 
     # A filled-in owner/team/segment adds one validation lookup each, no more.
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):
         client.get(LIST, {"owner": teammate.pk, "team": owner.team_id, "page": "2"})
 
 
@@ -470,7 +470,26 @@ def test_the_export_reads_the_rows_in_one_query(
         AccountFactory(owner=owner if n % 2 else other)
     client = client_for(manager)
 
-    # session, user with team, industries (filter form), rows.
-    with django_assert_max_num_queries(4):
+    # session, user with team, industries and journey stages (filter form), rows.
+    with django_assert_max_num_queries(5):
         rows = _csv(client.get(EXPORT))
     assert len(rows) == 31
+
+
+def test_the_journey_stage_filter_and_not_started(client_for, manager, owner):
+    from journeys.models import Stage
+    from journeys.services import journey_start
+
+    onboarding = AccountFactory(name="In onboarding", owner=owner)
+    adopting = AccountFactory(name="In adoption", owner=owner)
+    AccountFactory(name="Never placed", owner=owner)
+    journey_start(account=onboarding, stage=Stage.objects.get(slug="onboarding"), by=manager)
+    journey_start(account=adopting, stage=Stage.objects.get(slug="adoption"), by=manager)
+    client = client_for(manager)
+
+    adoption_id = Stage.objects.get(slug="adoption").pk
+    rows = client.get(f"/accounts/?stage={adoption_id}").context["rows"]
+    assert [row.account.name for row in rows] == ["In adoption"]
+    rows = client.get("/accounts/?stage=none").context["rows"]
+    names = [row.account.name for row in rows]
+    assert names == ["Never placed"]
