@@ -31,4 +31,12 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": crontab(hour=3, minute=30),
         "options": {"expires": 6 * HOUR},
     },
+    # Playbooks: every active rule over every live account, each occurrence once. 04:00:
+    # after the rollups (01:00) and health (02:00) whose renewal dates, bands and drops they
+    # read; expires in 6 h.
+    "playbooks-nightly": {
+        "task": "journeys.tasks.playbooks_run_task",
+        "schedule": crontab(hour=4, minute=0),
+        "options": {"expires": 6 * HOUR},
+    },
 }
