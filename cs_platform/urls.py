@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from cs_platform import health_check
-from reports import views as report_views
+from reports.views import dashboards
 
 admin.site.site_header = "CS Platform administration"
 
@@ -23,6 +23,7 @@ urlpatterns = [
     path("feedback/", include("feedback.urls")),
     # The public survey page: no login (see LoginRequiredMiddleware exemptions in its views).
     path("s/", include(("feedback.urls_public", "public_survey"))),
-    path("", report_views.home, name="home"),
+    path("", dashboards.home, name="home"),
+    path("", include("reports.urls")),
     path("", include("accounts.urls")),
 ]
