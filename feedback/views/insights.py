@@ -1,0 +1,313 @@
+"""The feedback pages: the overview (scores, trends, distribution, breakdowns, the follow-up
+queue), the verbatims with their themes, tagging an answer by hand, and the product
+requests ranking with its CSV.
+
+Everyone may read them, each within their own book (accounts_visible_to). Tagging an
+answer is editing its account: admins, managers and the owner CSM (account_get_for_edit);
+anyone else, executives included, gets 404.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from accounts.http import AuthenticatedRequest
+from accounts.models import Account
+from accounts.selectors.access import accounts_visible_to, local_today
+from feedback.charts import score_distribution_figure, score_trend_figure
+from feedback.forms_insights import (
+    AnswerTagForm,
+    FeedbackScopeForm,
+    ProductRequestFilterForm,
+    VerbatimFilterForm,
+)
+from feedback.models import AnswerTag, SurveyAnswer, Tag
+from feedback.selectors_insights import (
+    EXAMPLES_PER_THEME,
+    KIND_LABELS,
+    answer_get_for_tagging,
+    can_tag_answer,
+    feedback_breakdown_by_segment,
+    feedback_breakdown_by_tier,
+    feedback_breakdown_grouped,
+    feedback_distributions,
+    feedback_kpis,
+    feedback_scope_accounts,
+    feedback_trends,
+    follow_up_first_contact_median,
+    follow_up_queue,
+    product_request_examples,
+    product_requests,
+    scoped_answers,
+    scoped_invitations,
+    shown_kinds,
+    tags_all,
+    verbatims,
+)
+from feedback.services import tag_create
+
+# Cells a spreadsheet would run as a formula start with one of these.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _scope_accounts(
+    form: forms.Form, visible: QuerySet[Account], today: dt.date
+) -> QuerySet[Account]:
+    """The viewer's accounts narrowed by the form's segment, team, CSM and tier."""
+    data = form.cleaned_data
+    return feedback_scope_accounts(
+        visible,
+        segment=data["segment"],
+        team=data["team"],
+        csm=data["csm"],
+        tier=data["tier"],
+        today=today,
+    )
+
+
+# --- The overview ----------------------------------------------------------------------------
+
+
+@require_safe
+def overview(request: AuthenticatedRequest) -> HttpResponse:
+    today = local_today()
+    visible = accounts_visible_to(request.user)
+    form = FeedbackScopeForm(request.GET, user=request.user, visible=visible)
+    context: dict[str, Any] = {"form": form, "today": today}
+    if not form.is_valid():
+        # An invalid scope (another team, a CSM one may not see) shows nothing rather than
+        # falling back to the whole book.
+        return render(request, "feedback/overview.html", context)
+
+    accounts = _scope_accounts(form, visible, today)
+    kind = form.cleaned_data["kind"]
+    kinds = shown_kinds(kind)
+    period = form.period_for(today)
+    answers = scoped_answers(accounts, kind=kind)
+    trends = feedback_trends(answers, today=today, kinds=kinds)
+    distributions = feedback_distributions(answers, period=period, kinds=kinds)
+    context.update(
+        scope_ok=True,
+        period=period,
+        previous_period=period.previous(),
+        kind_names=[KIND_LABELS[k] for k in kinds],
+        kpis=feedback_kpis(
+            answers, scoped_invitations(accounts, kind=kind), period=period, kinds=kinds
+        ),
+        trends=[
+            (
+                trend,
+                score_trend_figure(
+                    kind=trend.kind, months=trend.months, scores=trend.scores, counts=trend.counts
+                ),
+            )
+            for trend in trends
+        ],
+        distributions=[
+            (d, score_distribution_figure(kind=d.kind, counts=d.counts)) for d in distributions
+        ],
+        by_segment=feedback_breakdown_by_segment(answers, period=period, today=today, kinds=kinds),
+        by_tier=feedback_breakdown_by_tier(answers, period=period, kinds=kinds),
+        by_team=feedback_breakdown_grouped(answers, period=period, by="team", kinds=kinds),
+        by_csm=feedback_breakdown_grouped(answers, period=period, by="csm", kinds=kinds),
+        queue=follow_up_queue(accounts, today=today, kind=kind),
+        first_contact=follow_up_first_contact_median(accounts, now=timezone.now(), kind=kind),
+    )
+    return render(request, "feedback/overview.html", context)
+
+
+# --- Verbatims -------------------------------------------------------------------------------
+
+
+@require_safe
+def verbatim_list(request: AuthenticatedRequest) -> HttpResponse:
+    """Answers with a comment, newest first, filtered and searched; tags editable in place
+    by those who may edit the answer's account."""
+    today = local_today()
+    visible = accounts_visible_to(request.user)
+    form = VerbatimFilterForm(request.GET, user=request.user, visible=visible)
+    context: dict[str, Any] = {"form": form}
+    if form.is_valid():
+        data = form.cleaned_data
+        rows = verbatims(
+            scoped_answers(_scope_accounts(form, visible, today), kind=data["kind"]),
+            group=data["group"],
+            tag=data["tag"],
+            date_from=data["date_from"],
+            date_to=data["date_to"],
+            search=data["q"],
+        )
+        page_obj = Paginator(rows, settings.PAGE_SIZE).get_page(request.GET.get("page"))
+        items = [
+            {
+                "answer": answer,
+                "tags": [answer_tag.tag for answer_tag in answer.answer_tags.all()],
+                "can_tag": can_tag_answer(request.user, answer),
+            }
+            for answer in page_obj.object_list
+        ]
+        context.update(page_obj=page_obj, items=items)
+        if any(item["can_tag"] for item in items):
+            context["theme_names"] = tags_all()
+    return render(request, "feedback/verbatim_list.html", context)
+
+
+# --- Tagging an answer by hand ---------------------------------------------------------------
+# These two writes belong in feedback/services.py, which another developer owns during this
+# change; move them there (same names and signatures) and import them.
+
+
+@transaction.atomic
+def answer_tag_add(*, answer: SurveyAnswer, tag: Tag) -> bool:
+    """Tag an answer by hand; whether it was newly tagged.
+
+    A tag a keyword rule set becomes a manual one: a person confirmed it, and re-applying
+    the rules never takes away a tag set by hand.
+    """
+    answer_tag, created = AnswerTag.objects.get_or_create(
+        answer=answer, tag=tag, defaults={"source": AnswerTag.Source.MANUAL}
+    )
+    if not created and answer_tag.source != AnswerTag.Source.MANUAL:
+        answer_tag.source = AnswerTag.Source.MANUAL
+        answer_tag.save(update_fields=["source"])
+    return created
+
+
+@transaction.atomic
+def answer_tag_remove(*, answer: SurveyAnswer, tag_id: int) -> Tag | None:
+    """Take theme `tag_id` off an answer; the theme removed, or None if it was not there."""
+    found = AnswerTag.objects.select_related("tag").filter(answer=answer, tag_id=tag_id).first()
+    if found is None:
+        return None
+    found.delete()
+    return found.tag
+
+
+def _next_url(request: AuthenticatedRequest) -> str:
+    """Where to go back to: the verbatims page the form was on, if it is one of ours."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("feedback:verbatim_list")
+
+
+@require_http_methods(["GET", "POST"])
+def answer_tags(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """The themes of answer `pk`: add one by name (POST) or see them with the add form."""
+    answer = answer_get_for_tagging(user=request.user, answer_id=pk)
+    form = AnswerTagForm(request.POST if request.method == "POST" else None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            # The form let only admins and managers name a theme that does not exist yet.
+            tag = form.cleaned_data["tag"] or tag_create(name=form.cleaned_data["name"])
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            if answer_tag_add(answer=answer, tag=tag):
+                messages.success(request, f"Tagged the answer from {answer.account} “{tag}”.")
+            else:
+                messages.info(
+                    request, f"The answer from {answer.account} was already tagged “{tag}”."
+                )
+            return redirect(_next_url(request))
+    context = {
+        "answer": answer,
+        "tags": [answer_tag.tag for answer_tag in answer.answer_tags.all()],
+        "form": form,
+        "theme_names": tags_all(),
+        "next": _next_url(request),
+    }
+    return render(request, "feedback/verbatim_tags.html", context)
+
+
+@require_POST
+def answer_tag_delete(request: AuthenticatedRequest, pk: int, tag_pk: int) -> HttpResponse:
+    answer = answer_get_for_tagging(user=request.user, answer_id=pk)
+    tag = answer_tag_remove(answer=answer, tag_id=tag_pk)
+    if tag is None:
+        messages.info(request, "That theme was not on the answer.")
+    else:
+        messages.success(request, f"Removed “{tag}” from the answer from {answer.account}.")
+    return redirect(_next_url(request))
+
+
+# --- Product requests ------------------------------------------------------------------------
+
+
+@require_safe
+def product_request_list(request: AuthenticatedRequest) -> HttpResponse:
+    """Themes ranked by the ARR of the accounts that raised them, with example comments."""
+    today = local_today()
+    visible = accounts_visible_to(request.user)
+    form = ProductRequestFilterForm(request.GET, user=request.user, visible=visible)
+    context: dict[str, Any] = {"form": form}
+    if form.is_valid():
+        period = form.period_for(today)
+        answers = scoped_answers(_scope_accounts(form, visible, today))
+        themes = product_requests(answers, period=period)
+        page_obj = Paginator(themes, settings.PAGE_SIZE).get_page(request.GET.get("page"))
+        shown = list(page_obj.object_list)
+        product_request_examples(answers, period=period, themes=shown)
+        context.update(period=period, page_obj=page_obj, themes=shown)
+    return render(request, "feedback/product_requests.html", context)
+
+
+def spreadsheet_safe(value: object) -> object:
+    """Text a spreadsheet would run as a formula, defused with a leading apostrophe.
+    Numbers are ours and stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return f"'{value}"
+    return value
+
+
+@require_safe
+def product_request_export(request: AuthenticatedRequest) -> HttpResponse:
+    """The ranking as CSV for the product team: every theme, its newest comments."""
+    today = local_today()
+    visible = accounts_visible_to(request.user)
+    form = ProductRequestFilterForm(request.GET, user=request.user, visible=visible)
+    if not form.is_valid():
+        return product_request_list(request)
+    period = form.period_for(today)
+    answers = scoped_answers(_scope_accounts(form, visible, today))
+    themes = product_requests(answers, period=period)
+    product_request_examples(answers, period=period, themes=themes)
+
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    filename = f"product-requests-{period.start:%Y-%m-%d}-to-{period.last_day:%Y-%m-%d}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    examples = [f"Example {n}" for n in range(1, EXAMPLES_PER_THEME + 1)]
+    writer.writerow(["Rank", "Theme", "Description", "Accounts", "Answers", "ARR", *examples])
+    for theme in themes:
+        quotes = [answer.comment for answer in theme.examples]
+        quotes += [""] * (EXAMPLES_PER_THEME - len(quotes))
+        row = [
+            theme.rank,
+            theme.name,
+            theme.description,
+            theme.accounts,
+            theme.answers,
+            theme.arr,
+            *quotes,
+        ]
+        writer.writerow([spreadsheet_safe(cell) for cell in row])
+    return response
