@@ -705,3 +705,29 @@ def tag_rules_reapply() -> ReapplyResult:
     if chunk:
         flush()
     return ReapplyResult(answers_scanned=scanned, tags_added=added, tags_removed=removed)
+
+
+@transaction.atomic
+def answer_tag_add(*, answer: SurveyAnswer, tag: Tag) -> bool:
+    """Tag an answer by hand; whether it was newly tagged.
+
+    A tag a keyword rule set becomes a manual one: a person confirmed it, and re-applying
+    the rules never takes away a tag set by hand.
+    """
+    answer_tag, created = AnswerTag.objects.get_or_create(
+        answer=answer, tag=tag, defaults={"source": AnswerTag.Source.MANUAL}
+    )
+    if not created and answer_tag.source != AnswerTag.Source.MANUAL:
+        answer_tag.source = AnswerTag.Source.MANUAL
+        answer_tag.save(update_fields=["source"])
+    return created
+
+
+@transaction.atomic
+def answer_tag_remove(*, answer: SurveyAnswer, tag_id: int) -> Tag | None:
+    """Take theme `tag_id` off an answer; the theme removed, or None if it was not there."""
+    found = AnswerTag.objects.select_related("tag").filter(answer=answer, tag_id=tag_id).first()
+    if found is None:
+        return None
+    found.delete()
+    return found.tag

@@ -18,7 +18,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -37,7 +36,6 @@ from feedback.forms_insights import (
     ProductRequestFilterForm,
     VerbatimFilterForm,
 )
-from feedback.models import AnswerTag, SurveyAnswer, Tag
 from feedback.selectors_insights import (
     EXAMPLES_PER_THEME,
     KIND_LABELS,
@@ -60,7 +58,7 @@ from feedback.selectors_insights import (
     tags_all,
     verbatims,
 )
-from feedback.services import tag_create
+from feedback.services import answer_tag_add, answer_tag_remove, tag_create
 
 # Cells a spreadsheet would run as a formula start with one of these.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -171,32 +169,6 @@ def verbatim_list(request: AuthenticatedRequest) -> HttpResponse:
 # --- Tagging an answer by hand ---------------------------------------------------------------
 # These two writes belong in feedback/services.py, which another developer owns during this
 # change; move them there (same names and signatures) and import them.
-
-
-@transaction.atomic
-def answer_tag_add(*, answer: SurveyAnswer, tag: Tag) -> bool:
-    """Tag an answer by hand; whether it was newly tagged.
-
-    A tag a keyword rule set becomes a manual one: a person confirmed it, and re-applying
-    the rules never takes away a tag set by hand.
-    """
-    answer_tag, created = AnswerTag.objects.get_or_create(
-        answer=answer, tag=tag, defaults={"source": AnswerTag.Source.MANUAL}
-    )
-    if not created and answer_tag.source != AnswerTag.Source.MANUAL:
-        answer_tag.source = AnswerTag.Source.MANUAL
-        answer_tag.save(update_fields=["source"])
-    return created
-
-
-@transaction.atomic
-def answer_tag_remove(*, answer: SurveyAnswer, tag_id: int) -> Tag | None:
-    """Take theme `tag_id` off an answer; the theme removed, or None if it was not there."""
-    found = AnswerTag.objects.select_related("tag").filter(answer=answer, tag_id=tag_id).first()
-    if found is None:
-        return None
-    found.delete()
-    return found.tag
 
 
 def _next_url(request: AuthenticatedRequest) -> str:
