@@ -36,7 +36,7 @@ from accounts.selectors.account_list import (
     days_label,
     days_until,
 )
-from feedback.selectors import survey_answers_for_account
+from feedback.selectors import account_feedback_summary, survey_answers_for_account
 from health.charts_account import health_trend_figure
 from health.selectors_account import account_health
 from journeys.selectors import account_journey_panel
@@ -122,6 +122,7 @@ def account_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         "interaction_form": InteractionForm(account=account) if can_edit else None,
         "health": health,
         "journey": account_journey_panel(account=account, today=today),
+        "feedback": account_feedback_summary(account_id=account.pk),
         "health_chart": (
             health_trend_figure(
                 health.history,

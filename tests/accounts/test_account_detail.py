@@ -438,3 +438,26 @@ def test_the_header_shows_the_journey_stage_and_days_in_it(client_for, owner, ac
     assert _kpi(html, "journey") == "Activation"
     assert "12 days in stage of 60 targeted" in html
     assert 'id="account-journey"' in html
+
+
+def test_the_header_shows_the_latest_nps_and_csat_and_open_follow_ups(client_for, owner, account):
+    from feedback.services import answer_record
+    from tests.factories import SurveyFactory
+
+    nps = SurveyFactory(kind="nps")
+    csat = SurveyFactory(kind="csat")
+    now = timezone.now()
+    SurveyAnswerFactory(
+        survey=nps, account=account, score=9, answered_at=now - dt.timedelta(days=40)
+    )
+    SurveyAnswerFactory(
+        survey=csat, account=account, score=4, answered_at=now - dt.timedelta(days=3)
+    )
+    answer_record(
+        survey=nps, account=account, contact=None, score=3, answered_at=now - dt.timedelta(days=1)
+    )
+
+    html = client_for(owner).get(_url(account)).content.decode()
+
+    assert _kpi(html, "feedback") == "3 / 4"
+    assert "1 follow-up open" in html
