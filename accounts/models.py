@@ -176,6 +176,9 @@ class Account(TimeStampedModel):
     # without an index costs tens of milliseconds; rewriting 15 indexes costs seconds.
     health_score = models.PositiveSmallIntegerField(null=True, blank=True)
     health_band = models.CharField(max_length=8, choices=Band.choices, blank=True)
+    # Predicted probability of churning within 90 days, written nightly by the health app
+    # (history in health.ChurnPrediction). Unindexed for the same reason as health_score.
+    churn_risk = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True)
 
     objects = AccountQuerySet.as_manager()
 

@@ -242,3 +242,67 @@ class RetentionSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} {self.scope} {self.scope_key}".strip()
+
+
+class ScoreBacktest(models.Model):
+    """A stored backtest of the health score against what happened afterwards.
+
+    data holds the figures the validation page shows (AUC, per-band churn, calibration,
+    component AUCs and correlations, override accuracy, the proposed weights and their
+    out-of-sample AUC beside the current ones), so the page never recomputes them.
+    """
+
+    horizon_days = models.PositiveSmallIntegerField()
+    # Null for the whole portfolio. A segment with backtests cannot vanish from under them.
+    segment = models.ForeignKey(
+        Segment, null=True, blank=True, on_delete=models.PROTECT, related_name="backtests"
+    )
+    computed_at = models.DateTimeField(auto_now_add=True)
+    data = models.JSONField()
+    # The scorecard version the proposal would replace, and the version adopted from it.
+    based_on_version = models.ForeignKey(
+        ScorecardVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    adopted_version = models.ForeignKey(
+        ScorecardVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-computed_at"]
+        indexes = [
+            # The validation page: the latest backtest for a horizon and scope.
+            models.Index(
+                fields=["horizon_days", "segment", "computed_at"], name="backtest_latest_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Backtest {self.horizon_days} d at {self.computed_at:%Y-%m-%d}"
+
+
+class ChurnPrediction(models.Model):
+    """An account's predicted probability of churning within 90 days, and why."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="churn_predictions")
+    day = models.DateField()
+    probability = models.DecimalField(max_digits=5, decimal_places=4)
+    # [{"factor": "usage", "text": "active users down 40 % in 30 days", "effect": 0.12}, ...]
+    factors = models.JSONField(default=list)
+    model_version = models.CharField(max_length=64, blank=True)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "day"], name="churn_prediction_one_per_day"),
+            models.CheckConstraint(
+                condition=Q(probability__gte=0, probability__lte=1),
+                name="churn_prediction_is_probability",
+            ),
+        ]
+        indexes = [
+            # Highest risks of a day.
+            models.Index(fields=["day", "probability"], name="churn_prediction_day_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.day}: {self.probability}"
