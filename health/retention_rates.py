@@ -39,9 +39,7 @@ def percentage(numerator: Decimal | int, denominator: Decimal | int) -> Decimal 
 
 def nrr(figures: RetentionFigures) -> Decimal | None:
     """(start + expansion - contraction - churned) / start, over the month's cohort."""
-    kept = (
-        figures.start_arr + figures.expansion_arr - figures.contraction_arr - figures.churned_arr
-    )
+    kept = figures.start_arr + figures.expansion_arr - figures.contraction_arr - figures.churned_arr
     return percentage(kept, figures.start_arr)
 
 
