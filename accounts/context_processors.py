@@ -8,6 +8,7 @@ _NAVIGATION: list[tuple[str, str, set[str]]] = [
     ("Tasks", "accounts:task_list", {"admin", "manager", "csm"}),
     ("Health", "health:overview", {"admin", "manager", "csm", "executive"}),
     ("Scorecards", "health:scorecard_list", {"admin", "manager"}),
+    ("Validation", "health:validation", {"admin", "manager", "executive"}),
     ("Journeys", "journeys:overview", {"admin", "manager", "csm", "executive"}),
     ("Playbooks", "journeys:playbook_list", {"admin", "manager"}),
     ("Feedback", "feedback:overview", {"admin", "manager", "csm", "executive"}),

@@ -39,4 +39,19 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": crontab(hour=4, minute=0),
         "options": {"expires": 6 * HOUR},
     },
+    # The 90-day backtest of the whole portfolio: the validation page's default view and the
+    # churn-risk model. Sundays 04:30, after the night's health scores; expires in 12 h.
+    "health-backtest-weekly": {
+        "task": "health.tasks_validation.backtest_task",
+        "schedule": crontab(hour=4, minute=30, day_of_week=0),
+        "args": (90,),
+        "options": {"expires": 12 * HOUR},
+    },
+    # Every live account's churn risk from its latest score. 05:00: after health and the
+    # Sunday backtest; expires in 6 h.
+    "churn-risk-nightly": {
+        "task": "health.tasks_validation.churn_predictions_task",
+        "schedule": crontab(hour=5, minute=0),
+        "options": {"expires": 6 * HOUR},
+    },
 }

@@ -63,3 +63,7 @@ def retention_snapshots_recompute_task(today_iso: str | None = None) -> int:
 
     today = dt.date.fromisoformat(today_iso) if today_iso else local_today()
     return retention_snapshots_recompute(today=today)
+
+
+# Registered here so Celery's autodiscovery (which imports <app>.tasks) finds them.
+from health.tasks_validation import backtest_task, churn_predictions_task  # noqa: E402, F401

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from health.views import overrides, overview, scorecards
 
@@ -12,4 +12,5 @@ urlpatterns = [
     path("scorecards/<int:pk>/edit/", scorecards.scorecard_edit, name="scorecard_edit"),
     path("accounts/<int:pk>/override/", overrides.override_create, name="override_create"),
     path("overrides/<int:pk>/revoke/", overrides.override_revoke, name="override_revoke"),
+    path("", include("health.urls_validation")),
 ]

@@ -23,6 +23,7 @@ SORT_COLUMNS: dict[str, str] = {
     "health": "health_score",
     "renewal": "renewal_date",
     "last_interaction": "last_interaction_on",
+    "risk": "churn_risk",
 }
 DEFAULT_SORT = "name"
 NOT_NULL_COLUMNS = {"name", "arr"}
@@ -36,6 +37,7 @@ LIST_FIELDS = (
     "renewal_date",
     "health_score",
     "health_band",
+    "churn_risk",
     "last_interaction_on",
     "owner__first_name",
     "owner__last_name",

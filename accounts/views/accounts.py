@@ -38,6 +38,7 @@ from accounts.selectors.account_list import (
 )
 from feedback.selectors import account_feedback_summary, survey_answers_for_account
 from health.charts_account import health_trend_figure
+from health.churn_risk import account_churn_risk
 from health.selectors_account import account_health
 from journeys.selectors import account_journey_panel
 
@@ -52,6 +53,7 @@ LIST_COLUMNS: list[tuple[str | None, str, bool, str]] = [
     ("arr", "ARR", True, "desc"),
     ("renewal", "Renewal", False, "asc"),
     ("health", "Health", True, "asc"),
+    ("risk", "Churn risk", True, "desc"),
     ("last_interaction", "Last interaction", False, "desc"),
 ]
 TIMELINE_FILTERS = [
@@ -121,6 +123,7 @@ def account_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         "timeline_limit": TIMELINE_LIMIT,
         "interaction_form": InteractionForm(account=account) if can_edit else None,
         "health": health,
+        "churn": account_churn_risk(account_id=account.pk),
         "journey": account_journey_panel(account=account, today=today),
         "feedback": account_feedback_summary(account_id=account.pk),
         "health_chart": (

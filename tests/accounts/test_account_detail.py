@@ -412,8 +412,9 @@ def test_the_page_runs_the_same_queries_however_long_the_history(
 
     # session, user with team; account, can-edit; contracts, contacts, open tasks; timeline:
     # answers, interactions + participants, tasks, tickets; the form's participants; health:
-    # the score history and the active override; journey: its panel (5).
-    with django_assert_max_num_queries(20) as large:
+    # the score history, the active override and the churn risk; journey: its panel (5);
+    # feedback: latest answers and open follow-ups (2).
+    with django_assert_max_num_queries(23) as large:
         response = client.get(_url(account))
 
     assert len(small.captured_queries) == len(large.captured_queries)

@@ -493,3 +493,12 @@ def test_the_journey_stage_filter_and_not_started(client_for, manager, owner):
     rows = client.get("/accounts/?stage=none").context["rows"]
     names = [row.account.name for row in rows]
     assert names == ["Never placed"]
+
+
+def test_the_list_sorts_by_churn_risk_highest_first(client_for, manager, owner):
+    AccountFactory(name="Low", owner=owner, churn_risk=Decimal("0.0200"))
+    AccountFactory(name="High", owner=owner, churn_risk=Decimal("0.4100"))
+    AccountFactory(name="Unknown", owner=owner, churn_risk=None)
+    response = client_for(manager).get("/accounts/?sort=-risk")
+    assert [row.account.name for row in response.context["rows"]] == ["High", "Low", "Unknown"]
+    assert 'data-risk="0.4100">41 %' in response.content.decode()
