@@ -19,7 +19,8 @@ def _paths(resolver: URLResolver, prefix: str = "") -> list[str]:
             out.extend(_paths(entry, pattern))
         elif isinstance(entry, URLPattern):
             # Fill every converter with a plausible value: access checks must come first anyway.
-            path = re.sub(r"<int:\w+>", "1", pattern)
+            path = re.sub(r"<report_month:\w+>", "2026-10", pattern)
+            path = re.sub(r"<int:\w+>", "1", path)
             path = re.sub(r"<(?:str|slug):\w+>", "x", path)
             path = re.sub(r"<\w+>", "x", path)
             out.append("/" + path.lstrip("^").rstrip("$"))
