@@ -312,3 +312,20 @@ def test_health_history_is_computed_after_seeding_so_the_demo_has_trends():
     scored = Account.objects.filter(health_score__isnull=False)
     assert scored.count() == latest.count()
     assert RetentionSnapshot.objects.filter(scope="company").exists()
+
+
+def test_every_live_account_is_placed_on_its_journey_with_a_consistent_history():
+    from journeys.models import AccountJourney, StageTransition
+
+    seed(*SMALL)
+
+    live = set(Account.objects.live().values_list("pk", flat=True))
+    journeys = {j.account_id: j for j in AccountJourney.objects.select_related("stage")}
+    assert set(journeys) == live
+    for account_id, journey in journeys.items():
+        history = list(StageTransition.objects.filter(account_id=account_id).order_by("at"))
+        assert history[0].from_stage is None
+        assert history[-1].to_stage == journey.stage
+        assert history[-1].at == journey.entered_at
+        assert [t.at for t in history] == sorted(t.at for t in history)
+    assert len({j.stage.slug for j in journeys.values()}) >= 2

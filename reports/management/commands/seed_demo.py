@@ -65,6 +65,10 @@ class Command(BaseCommand):
                 f"{summary.teams} teams in {summary.seconds:.1f} s."
             )
         )
+        from reports.demo.journeys import journeys_demo_seed
+
+        placed = journeys_demo_seed(today=timezone.localdate(), seed=options["seed"])
+        self.stdout.write(f"Placed {placed:,} accounts on their journey.")
         health_days = min(max(options["health_days"], 0), days)
         if health_days:
             self._health_history(days=health_days, show=options["verbosity"] >= 1)
@@ -87,4 +91,10 @@ class Command(BaseCommand):
         ):
             health_scores_recompute(day=first + dt.timedelta(days=n))
         snapshots = retention_snapshots_recompute(today=today)
-        self.stdout.write(f"Health scored for {days} days; {snapshots:,} retention snapshots.")
+        from journeys.playbooks import playbooks_run
+
+        tasks = playbooks_run(today=today)
+        self.stdout.write(
+            f"Health scored for {days} days; {snapshots:,} retention snapshots; "
+            f"{tasks:,} playbook tasks."
+        )
