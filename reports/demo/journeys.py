@@ -7,9 +7,10 @@ import datetime as dt
 import random
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
-from accounts.models import Account, User
+from accounts.models import Account, Contract, User
 from journeys.models import (
     AccountJourney,
     Handoff,
@@ -54,6 +55,14 @@ def journeys_demo_seed(*, today: dt.date, seed: int) -> int:
     for milestone in Milestone.objects.order_by("stage__order", "order"):
         milestones.setdefault(milestone.stage_id, []).append(milestone)
     manager = User.objects.filter(username="manager").first()
+    # The start of each account's current term: a renewal begins a new adoption cycle.
+    term_start = dict(
+        Contract.objects.filter(start_date__lte=today)
+        .order_by()
+        .values("account_id")
+        .annotate(latest=Max("start_date"))
+        .values_list("account_id", "latest")
+    )
 
     journeys: list[AccountJourney] = []
     transitions: list[StageTransition] = []
@@ -74,8 +83,13 @@ def journeys_demo_seed(*, today: dt.date, seed: int) -> int:
             path.append((stages["activation"], onboarded))
         if activated < today:
             path.append((stages["adoption"], activated))
+            cycle = term_start.get(account_id)
+            if cycle and cycle > activated + dt.timedelta(days=RENEWAL_WINDOW_DAYS):
+                # Renewed since: the renewal stage before the new term, then adoption again.
+                path.append((stages["renewal"], cycle - dt.timedelta(days=RENEWAL_WINDOW_DAYS)))
+                path.append((stages["adoption"], cycle))
         if renewal and (renewal - today).days <= RENEWAL_WINDOW_DAYS and activated < today:
-            entered = max(renewal - dt.timedelta(days=RENEWAL_WINDOW_DAYS), activated)
+            entered = max(renewal - dt.timedelta(days=RENEWAL_WINDOW_DAYS), path[-1][1])
             path.append((stages["renewal"], min(entered, today)))
         previous = None
         for stage, entered in path:
@@ -95,7 +109,10 @@ def journeys_demo_seed(*, today: dt.date, seed: int) -> int:
         journeys.append(
             AccountJourney(account_id=account_id, stage=current, entered_at=_at(entered))
         )
-        for stage, stage_entered in path:
+        # A milestone is completed once per account: for a stage visited again after a
+        # renewal, the latest visit decides (completions of earlier visits are superseded).
+        latest_visit = {stage.pk: (stage, entered_on) for stage, entered_on in path}
+        for stage, stage_entered in latest_visit.values():
             done_by = _at(min(today, stage_entered + dt.timedelta(days=1)))
             for milestone in milestones.get(stage.pk, []):
                 due = stage_entered + dt.timedelta(days=milestone.target_days)
