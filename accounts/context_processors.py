@@ -13,7 +13,7 @@ _NAVIGATION: list[tuple[str, str, set[str]]] = [
     ("Playbooks", "journeys:playbook_list", {"admin", "manager"}),
     ("Feedback", "feedback:overview", {"admin", "manager", "csm", "executive"}),
     ("Surveys", "feedback:survey_list", {"admin", "manager"}),
-    ("Team", "reports:team", {"admin", "manager", "executive"}),
+    ("Team", "reports:team", {"admin", "manager", "csm", "executive"}),
     ("Reports", "reports:report_list", {"admin", "manager", "executive"}),
     ("Segments", "accounts:segment_list", {"admin", "manager"}),
     ("Imports", "accounts:import_upload", {"admin", "manager"}),
