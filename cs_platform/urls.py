@@ -21,6 +21,8 @@ urlpatterns = [
     path("health/", include("health.urls")),
     path("journeys/", include("journeys.urls")),
     path("feedback/", include("feedback.urls")),
+    path("api/", include("cs_platform.api.urls")),
+    path("settings/api-tokens/", include("accounts.urls_api_tokens")),
     # The public survey page: no login (see LoginRequiredMiddleware exemptions in its views).
     path("s/", include(("feedback.urls_public", "public_survey"))),
     path("", dashboards.home, name="home"),

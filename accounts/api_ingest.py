@@ -1,0 +1,745 @@
+"""Bulk ingestion for the data other systems push: usage records, support tickets and
+survey answers, up to MAX_ITEMS per request, upserted on their natural keys.
+
+Each request is all or nothing: every item is checked first (types with a plain
+Serializer, then the account external ids in ONE query restricted to accounts the caller may
+edit, then duplicates within the request); any bad item answers 400 listing each error by
+item index and field, and nothing is written. Valid requests are written in one transaction
+with INSERT ... ON CONFLICT DO UPDATE in batches (one statement per WRITE_BATCH rows).
+
+Retries: an `Idempotency-Key` header makes a retried request return the first response
+without writing again. Keys live in the default cache for IDEMPOTENCY_TTL (Redis in
+production, so every web process sees them; the in-process cache of a single-process demo
+only dedupes within that process). The same key with a different body (or endpoint)
+answers 409. Without a key a resend is still harmless: the upsert writes the same rows.
+
+Speed: a ModelSerializer(many=True) runs one query per item to check its account (about
+6,000 rows/s here, FIELD-NOTES); this path runs a fixed number of queries per request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import wraps
+from io import BytesIO
+from typing import Any, cast
+
+from django.core.cache import cache
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.db.models.functions import Lower
+from django.http import HttpRequest
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import permissions, serializers, status
+from rest_framework.exceptions import APIException
+from rest_framework.fields import SkipField, empty
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+
+from accounts.models import Account, Contact, SupportTicket, UsageRecord, User
+from accounts.serializers import MAX_ID, MAX_INT
+from cs_platform.api.scoping import (
+    ApiAutoSchema,
+    CanWriteAccounts,
+    ErrorSerializer,
+    choice_field,
+    request_user,
+)
+from cs_platform.api.throttles import IngestRateThrottle
+from feedback.models import Survey, SurveyAnswer
+from feedback.selectors import tag_rules_active
+from feedback.services import FOLLOW_UP_MAX_AGE, answer_record, score_validate
+from journeys.tasks import playbooks_run_task
+
+MAX_ITEMS = 10_000
+# Rows per INSERT ... ON CONFLICT statement: a full request is two statements on PostgreSQL
+# (seven array parameters each), which bounds the arrays psycopg2 builds in memory while
+# keeping round trips few; SQLite's bulk_create cuts this further to its parameter limit.
+WRITE_BATCH = 5_000
+# A request body above this is refused before it is read (10,000 items with long ticket
+# subjects or comments stay well below it).
+MAX_BODY_BYTES = 32 * 1024 * 1024
+IDEMPOTENCY_TTL = 24 * 60 * 60
+# How long a key stays claimed by a request still running; a crashed request frees its
+# key after this, and a retry then writes again (harmless: the write is an upsert).
+IDEMPOTENCY_PENDING_TTL = 10 * 60
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+REPLAY_HEADER = "Idempotent-Replayed"
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = f"The request body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MB."
+
+
+class IdempotencyConflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This Idempotency-Key was already used with a different request body."
+
+
+# --- Idempotency --------------------------------------------------------------------------
+
+
+def _buffer_body(request: HttpRequest) -> None:
+    """Read the raw body once, as HttpRequest.body does but under our own size limit (Django's
+    2.5 MB DATA_UPLOAD_MAX_MEMORY_SIZE is too small for 10,000 items), so the fingerprint can
+    hash the exact bytes and the parser still reads them afterwards."""
+    if hasattr(request, "_body"):
+        return
+    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY_BYTES:
+        raise PayloadTooLarge()
+    body = request.read()
+    request._body = body  # type: ignore[attr-defined]
+    request._stream = BytesIO(body)  # type: ignore[attr-defined]
+
+
+def _idempotency_cache_key(user: User, key: str) -> str:
+    return f"api:idempotency:{user.pk}:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def _fingerprint(request: Request) -> str:
+    digest = hashlib.sha256(f"{request.method} {request.path}\n".encode())
+    digest.update(request._request.body)
+    return digest.hexdigest()
+
+
+def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
+    """Replay the first successful response for a repeated (user, Idempotency-Key).
+
+    Only successes are stored: a 400 wrote nothing, so rerunning it is harmless and reflects
+    fixes made since (an account created in between, say).
+    """
+
+    @wraps(handler)
+    def wrapper(view: APIView, request: Request, *args: Any, **kwargs: Any) -> Response:
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return handler(view, request, *args, **kwargs)
+        if not IDEMPOTENCY_KEY_PATTERN.match(key):
+            raise serializers.ValidationError(
+                {"Idempotency-Key": ["Use 1 to 255 printable ASCII characters, no spaces."]}
+            )
+        cache_key = _idempotency_cache_key(request_user(request), key)
+        fingerprint = _fingerprint(request)
+        claim = {"state": "pending", "fingerprint": fingerprint}
+        if not cache.add(cache_key, claim, timeout=IDEMPOTENCY_PENDING_TTL):
+            stored = cache.get(cache_key) or claim
+            if stored["fingerprint"] != fingerprint:
+                raise IdempotencyConflict()
+            if stored["state"] == "pending":
+                raise IdempotencyConflict("A request with this Idempotency-Key is still running.")
+            return Response(
+                stored["body"], status=stored["status"], headers={REPLAY_HEADER: "true"}
+            )
+        try:
+            response = handler(view, request, *args, **kwargs)
+        except BaseException:
+            cache.delete(cache_key)
+            raise
+        if status.is_success(response.status_code):
+            done = {
+                "state": "done",
+                "fingerprint": fingerprint,
+                "status": response.status_code,
+                "body": response.data,
+            }
+            cache.set(cache_key, done, timeout=IDEMPOTENCY_TTL)
+        else:
+            cache.delete(cache_key)
+        return response
+
+    return wrapper
+
+
+# --- Validation shared by the three kinds -------------------------------------------------
+
+
+class ItemErrors:
+    """Errors by item index and field, in the order found."""
+
+    def __init__(self) -> None:
+        self.by_index: dict[int, dict[str, list[str]]] = {}
+
+    def add(self, index: int, field: str, message: str) -> None:
+        self.by_index.setdefault(index, {}).setdefault(field, []).append(message)
+
+    def add_serializer_errors(self, errors: Sequence[Any] | dict[int, Any]) -> None:
+        # DRF 3.18 reports a ListSerializer's errors by index; older ones as a list.
+        pairs = errors.items() if isinstance(errors, dict) else enumerate(errors)
+        for index, item_errors in pairs:
+            for field, messages in (item_errors or {}).items():
+                for message in messages if isinstance(messages, list) else [messages]:
+                    self.add(index, field, str(message))
+
+    def __contains__(self, index: int) -> bool:
+        return index in self.by_index
+
+    def __bool__(self) -> bool:
+        return bool(self.by_index)
+
+    def response(self, total: int) -> Response:
+        rows = [
+            {"index": index, "field": field, "message": message}
+            for index in sorted(self.by_index)
+            for field, messages in self.by_index[index].items()
+            for message in messages
+        ]
+        invalid = len(self.by_index)
+        return Response(
+            {
+                "detail": f"{invalid} of {total} item{'s' if total != 1 else ''} "
+                f"{'is' if invalid == 1 else 'are'} invalid; nothing was written.",
+                "errors": rows,
+            },
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+
+
+def _editable(user: User) -> QuerySet[Account]:
+    return Account.objects.editable_by(user)
+
+
+def accounts_by_external_id(*, user: User, external_ids: Iterable[str]) -> dict[str, int]:
+    """Account ids of the given external ids among the accounts the user may edit: ONE
+    query for the whole request. Unknown and forbidden ids are both simply absent."""
+    wanted = set(external_ids)
+    if not wanted:
+        return {}
+    found = _editable(user).filter(external_id__in=wanted).values_list("external_id", "pk")
+    return {external_id: pk for external_id, pk in found if external_id is not None}
+
+
+def _check_accounts(
+    items: Sequence[dict[str, Any]], errors: ItemErrors, *, user: User
+) -> dict[str, int]:
+    found = accounts_by_external_id(
+        user=user,
+        external_ids=(
+            item["account_external_id"] for i, item in enumerate(items) if i not in errors
+        ),
+    )
+    for index, item in enumerate(items):
+        if index not in errors and item["account_external_id"] not in found:
+            errors.add(
+                index,
+                "account_external_id",
+                "No account with this external id, or not one you may edit.",
+            )
+    return found
+
+
+def _check_duplicates(
+    items: Sequence[dict[str, Any]],
+    errors: ItemErrors,
+    *,
+    key: Callable[[dict[str, Any]], object],
+    field: str,
+    what: str,
+) -> None:
+    """The same natural key twice in one request: which one should win is unknowable, and
+    PostgreSQL refuses to upsert one row twice in a statement."""
+    first: dict[object, int] = {}
+    for index, item in enumerate(items):
+        if index in errors:
+            continue
+        seen = first.setdefault(key(item), index)
+        if seen != index:
+            errors.add(index, field, f"Item {seen} has the same {what}.")
+
+
+def _check_foreign_keys(
+    model: type[SupportTicket] | type[SurveyAnswer],
+    items: Sequence[dict[str, Any]],
+    errors: ItemErrors,
+    *,
+    user: User,
+    what: str,
+) -> None:
+    """An external id already stored on an account the user may not edit must not be moved
+    to theirs by an upsert."""
+    editable = _editable(user)
+    if not editable.query.has_filters():
+        return  # admins and managers edit every account
+    ids = {item["external_id"] for i, item in enumerate(items) if i not in errors}
+    taken = set(
+        model.objects.filter(external_id__in=ids)
+        .exclude(account__in=editable.values("pk"))
+        .values_list("external_id", flat=True)
+    )
+    for index, item in enumerate(items):
+        if index not in errors and item["external_id"] in taken:
+            errors.add(index, "external_id", f"This {what} belongs to an account you may not edit.")
+
+
+def _validated_items(
+    request: Request, item_serializer: type[serializers.Serializer]
+) -> tuple[list[dict[str, Any]], ItemErrors]:
+    envelope = BulkEnvelopeSerializer(data=request.data)
+    envelope.is_valid(raise_exception=True)
+    raw_items = envelope.validated_data["items"]
+    checker = item_serializer(data=raw_items, many=True)
+    errors = ItemErrors()
+    if not checker.is_valid():
+        errors.add_serializer_errors(checker.errors)
+        # Valid items still get the later checks so the caller sees every problem at once.
+        items = [
+            item_serializer(data=raw).run_validation(raw) if index not in errors else {}
+            for index, raw in enumerate(raw_items)
+        ]
+    else:
+        items = list(checker.validated_data)
+    return items, errors
+
+
+# --- Serializers --------------------------------------------------------------------------
+# Item serializers are plain Serializers (a ModelSerializer would look up every item's account
+# on its own), on a lean base: DRF's generic per-item machinery (validate_<field> hooks,
+# serializer-level validators, HTML form handling) cost ~3x the checks themselves at 10,000
+# items per request, and bulk clients send JSON only. Types, bounds and messages are DRF's.
+
+
+class LeanItemSerializer(serializers.Serializer):
+    """A Serializer for one JSON object of a bulk request: each field's own validation, then
+    validate(); no validate_<field> hooks or serializer-level validators."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, Mapping):
+            message = self.error_messages["invalid"].format(datatype=type(data).__name__)
+            raise serializers.ValidationError(
+                {api_settings.NON_FIELD_ERRORS_KEY: [message]}, code="invalid"
+            )
+        fields = self.__dict__.get("_lean_fields")
+        if fields is None:
+            fields = self.__dict__["_lean_fields"] = [
+                (field.field_name, field) for field in self._writable_fields
+            ]
+        values: dict[str, Any] = {}
+        errors: dict[str, Any] = {}
+        for name, field in fields:
+            try:
+                values[name] = field.run_validation(data.get(name, empty))
+            except serializers.ValidationError as exc:
+                errors[name] = exc.detail
+            except SkipField:
+                pass
+        if errors:
+            raise serializers.ValidationError(errors)
+        return values
+
+    def run_validation(self, data: Any = empty) -> dict[str, Any]:
+        return self.validate(self.to_internal_value(data))
+
+
+class CountField(serializers.IntegerField):
+    """A whole number within [min_value, max_value]; ints pass without DRF's regex and
+    validator calls, anything else takes IntegerField's path and messages."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if type(data) is int:
+            if self.min_value is not None and data < self.min_value:
+                self.fail("min_value", min_value=self.min_value)
+            if self.max_value is not None and data > self.max_value:
+                self.fail("max_value", max_value=self.max_value)
+            return data
+        return cast(int, super().to_internal_value(data))
+
+    def run_validation(self, data: Any = empty) -> Any:
+        if type(data) is int:
+            return self.to_internal_value(data)
+        return super().run_validation(data)
+
+
+class ExternalIdField(serializers.CharField):
+    """An id from another system: plain ASCII ids skip the per-character validators (NUL and
+    surrogate checks cannot fail on them); anything else is checked as a CharField."""
+
+    def run_validation(self, data: Any = empty) -> Any:
+        if type(data) is str and data.isascii() and "\x00" not in data:
+            value = data.strip()
+            if value and len(value) <= cast(int, self.max_length):
+                return value
+        return super().run_validation(data)
+
+
+class DayField(serializers.DateField):
+    """An ISO date; "YYYY-MM-DD" strings parse directly, anything else as DateField does."""
+
+    def run_validation(self, data: Any = empty) -> Any:
+        if type(data) is str and len(data) == 10:
+            try:
+                return dt.date.fromisoformat(data)
+            except ValueError:
+                pass
+        return super().run_validation(data)
+
+
+class ItemListField(serializers.ListField):
+    """A list of 1 to MAX_ITEMS anythings: each item is checked by the item serializer,
+    which reports by index, so the list itself is not walked here."""
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        if not data:
+            self.fail("min_length", min_length=1)
+        if len(data) > MAX_ITEMS:
+            self.fail("max_length", max_length=MAX_ITEMS)
+        return data
+
+
+class BulkEnvelopeSerializer(serializers.Serializer):
+    items = ItemListField()
+
+
+class UsageItemSerializer(LeanItemSerializer):
+    account_external_id = ExternalIdField(max_length=100, help_text="The account's CRM id.")
+    day = DayField()
+    active_users = CountField(min_value=0, max_value=MAX_INT, default=0)
+    licensed_seats = CountField(min_value=0, max_value=MAX_INT, default=0)
+    logins = CountField(min_value=0, max_value=MAX_INT, default=0)
+    key_features_used = CountField(min_value=0, max_value=32767, default=0)
+    events = CountField(min_value=0, max_value=MAX_INT, default=0)
+
+
+class UsageBulkSerializer(serializers.Serializer):
+    items = UsageItemSerializer(
+        many=True,
+        help_text=f"1 to {MAX_ITEMS:,} records; (account_external_id, day) is the key: a "
+        "record for an existing key replaces it (a missing count is 0).",
+    )
+
+
+class TicketItemSerializer(LeanItemSerializer):
+    external_id = ExternalIdField(max_length=100, help_text="The ticket's id in the help desk.")
+    account_external_id = ExternalIdField(max_length=100)
+    subject = serializers.CharField(max_length=300)
+    priority = choice_field(SupportTicket, "priority", default=SupportTicket.Priority.NORMAL)
+    status = choice_field(SupportTicket, "status", default=SupportTicket.Status.OPEN)
+    opened_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True, default=None)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["closed_at"] is not None and attrs["closed_at"] < attrs["opened_at"]:
+            raise serializers.ValidationError(
+                {"closed_at": "A ticket can't close before it opened."}
+            )
+        return attrs
+
+
+class TicketBulkSerializer(serializers.Serializer):
+    items = TicketItemSerializer(
+        many=True, help_text=f"1 to {MAX_ITEMS:,} tickets; external_id is the key."
+    )
+
+
+class AnswerItemSerializer(LeanItemSerializer):
+    external_id = ExternalIdField(max_length=100, help_text="The answer's id in its tool.")
+    account_external_id = ExternalIdField(max_length=100)
+    survey = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="Survey id.")
+    email = serializers.EmailField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The contact who answered, matched among the account's contacts; "
+        "an unknown or empty email records the answer for the account without a contact.",
+    )
+    score = serializers.IntegerField(
+        help_text="On the survey's scale: NPS 0-10, CSAT 1-5, CES 1-7."
+    )
+    comment = serializers.CharField(allow_blank=True, default="", max_length=20_000)
+    answered_at = serializers.DateTimeField()
+
+
+class AnswerBulkSerializer(serializers.Serializer):
+    items = AnswerItemSerializer(
+        many=True, help_text=f"1 to {MAX_ITEMS:,} answers; external_id is the key."
+    )
+
+
+class BulkResultSerializer(serializers.Serializer):
+    upserted = serializers.IntegerField(help_text="Items written (new or replacing).")
+
+
+class BulkItemErrorSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Position of the item in `items`, from 0.")
+    field = serializers.CharField()
+    message = serializers.CharField()
+
+
+class BulkErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    errors = BulkItemErrorSerializer(many=True, required=False)
+
+
+# --- Writes -------------------------------------------------------------------------------
+
+USAGE_COLUMNS = (
+    "account",
+    "day",
+    "active_users",
+    "licensed_seats",
+    "logins",
+    "key_features_used",
+    "events",
+)
+_USAGE_ATTRS = ("account_id", *USAGE_COLUMNS[1:])
+_USAGE_VALUES = USAGE_COLUMNS[2:]
+
+
+def usage_upsert(rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert or replace usage rows (tuples in USAGE_COLUMNS order) in one transaction.
+
+    On PostgreSQL: INSERT ... SELECT FROM unnest(one array per column) ON CONFLICT DO UPDATE,
+    WRITE_BATCH rows a statement with seven bind parameters. bulk_create(update_conflicts=
+    True) sends the same upsert but first prepares every value in Python (7 calls per row);
+    at 10,000 rows a request that cost more than PostgreSQL's insert itself and held the
+    endpoint near 8,000 rows/s (bench_ingest). Other databases (SQLite) use bulk_create.
+    """
+    if connection.vendor == "postgresql":
+        _usage_upsert_unnest(rows)
+        return
+    with transaction.atomic():
+        UsageRecord.objects.bulk_create(
+            [UsageRecord(**dict(zip(_USAGE_ATTRS, row, strict=True))) for row in rows],
+            batch_size=WRITE_BATCH,
+            update_conflicts=True,
+            unique_fields=["account", "day"],
+            update_fields=list(_USAGE_VALUES),
+        )
+
+
+def _usage_upsert_unnest(rows: Sequence[tuple[Any, ...]]) -> None:
+    meta = UsageRecord._meta
+    quote = connection.ops.quote_name
+    fields = [meta.get_field(name) for name in USAGE_COLUMNS]
+    columns = [quote(cast(Any, field).column) for field in fields]
+    # Each array is cast to its column's type: "bigint[]", "date[]", "integer[]", ...
+    arrays = ", ".join(f"%s::{cast(Any, field).db_type(connection)}[]" for field in fields)
+    updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in columns[2:])
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) "
+        f"SELECT * FROM unnest({arrays}) "
+        f"ON CONFLICT ({columns[0]}, {columns[1]}) DO UPDATE SET {updates}"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        for start in range(0, len(rows), WRITE_BATCH):
+            batch = rows[start : start + WRITE_BATCH]
+            cursor.execute(sql, [list(column) for column in zip(*batch, strict=True)])
+
+
+# --- Views --------------------------------------------------------------------------------
+
+
+def _bulk_schema(request: type[serializers.Serializer], what: str) -> Callable[[Any], Any]:
+    return extend_schema(
+        request=request,
+        responses={
+            200: BulkResultSerializer,
+            400: OpenApiResponse(
+                BulkErrorSerializer,
+                description="Invalid items, listed by index and field; nothing was written.",
+            ),
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="The Idempotency-Key was used with another body, or its first "
+                "request is still running.",
+            ),
+            413: OpenApiResponse(ErrorSerializer, description="The body is too large."),
+        },
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="Retries with the same key and body within 24 h return the first "
+                "response (with `Idempotent-Replayed: true`) and write nothing.",
+            )
+        ],
+        summary=f"Upsert up to {MAX_ITEMS:,} {what} in one all-or-nothing request",
+    )
+
+
+class BulkIngestView(APIView):
+    schema = ApiAutoSchema()
+    permission_classes = [permissions.IsAuthenticated, CanWriteAccounts]
+    throttle_classes = [IngestRateThrottle]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # Before authentication: session auth's CSRF check parses the body, after which the
+        # raw bytes (the idempotency fingerprint) could no longer be read.
+        _buffer_body(request._request)
+        super().initial(request, *args, **kwargs)
+
+
+class UsageBulkView(BulkIngestView):
+    """Usage records keyed by account external id + day."""
+
+    @_bulk_schema(UsageBulkSerializer, "usage records")
+    @idempotent
+    def post(self, request: Request) -> Response:
+        user = request_user(request)
+        items, errors = _validated_items(request, UsageItemSerializer)
+        accounts = _check_accounts(items, errors, user=user)
+        _check_duplicates(
+            items,
+            errors,
+            key=lambda item: (item["account_external_id"], item["day"]),
+            field="day",
+            what="account and day",
+        )
+        if errors:
+            return errors.response(len(items))
+        usage_upsert(
+            [
+                (
+                    accounts[item["account_external_id"]],
+                    item["day"],
+                    item["active_users"],
+                    item["licensed_seats"],
+                    item["logins"],
+                    item["key_features_used"],
+                    item["events"],
+                )
+                for item in items
+            ]
+        )
+        return Response({"upserted": len(items)})
+
+
+class TicketBulkView(BulkIngestView):
+    """Support tickets keyed by their external id."""
+
+    @_bulk_schema(TicketBulkSerializer, "support tickets")
+    @idempotent
+    def post(self, request: Request) -> Response:
+        user = request_user(request)
+        items, errors = _validated_items(request, TicketItemSerializer)
+        accounts = _check_accounts(items, errors, user=user)
+        _check_duplicates(
+            items,
+            errors,
+            key=lambda item: item["external_id"],
+            field="external_id",
+            what="external_id",
+        )
+        _check_foreign_keys(SupportTicket, items, errors, user=user, what="ticket")
+        if errors:
+            return errors.response(len(items))
+        rows = [
+            SupportTicket(
+                account_id=accounts[item["account_external_id"]],
+                external_id=item["external_id"],
+                subject=item["subject"],
+                priority=item["priority"],
+                status=item["status"],
+                opened_at=item["opened_at"],
+                closed_at=item["closed_at"],
+            )
+            for item in items
+        ]
+        with transaction.atomic():
+            SupportTicket.objects.bulk_create(
+                rows,
+                batch_size=WRITE_BATCH,
+                update_conflicts=True,
+                unique_fields=["external_id"],
+                update_fields=[
+                    "account",
+                    "subject",
+                    "priority",
+                    "status",
+                    "opened_at",
+                    "closed_at",
+                ],
+            )
+        return Response({"upserted": len(rows)})
+
+
+class SurveyAnswerBulkView(BulkIngestView):
+    """Survey answers keyed by their external id, each written by
+    feedback.services.answer_record so API answers get the same tags and follow-ups as
+    answers given through a survey link. One playbook run is enqueued for all accounts with
+    a recent answer after commit. Slower than usage (a few queries per answer)."""
+
+    @_bulk_schema(AnswerBulkSerializer, "survey answers")
+    @idempotent
+    def post(self, request: Request) -> Response:
+        user = request_user(request)
+        items, errors = _validated_items(request, AnswerItemSerializer)
+        accounts = _check_accounts(items, errors, user=user)
+        _check_duplicates(
+            items,
+            errors,
+            key=lambda item: item["external_id"],
+            field="external_id",
+            what="external_id",
+        )
+        _check_foreign_keys(SurveyAnswer, items, errors, user=user, what="answer")
+        surveys = Survey.objects.in_bulk(
+            {item["survey"] for i, item in enumerate(items) if i not in errors}
+        )
+        for index, item in enumerate(items):
+            if index in errors:
+                continue
+            survey = surveys.get(item["survey"])
+            if survey is None:
+                errors.add(index, "survey", "No such survey.")
+                continue
+            try:
+                score_validate(kind=survey.kind, score=item["score"])
+            except DjangoValidationError as exc:
+                for message in exc.message_dict.get("score", exc.messages):
+                    errors.add(index, "score", message)
+        if errors:
+            return errors.response(len(items))
+
+        contacts = _contacts_by_account_email(items, accounts)
+        # The follow-up task of an unhappy answer goes to the account's owner.
+        account_rows = Account.objects.in_bulk(set(accounts.values()))
+        now = timezone.now()
+        recent: set[int] = set()
+        with transaction.atomic():
+            rules = tag_rules_active()
+            for item in items:
+                account_id = accounts[item["account_external_id"]]
+                answer_record(
+                    survey=surveys[item["survey"]],
+                    account=account_rows[account_id],
+                    contact=contacts.get((account_id, item["email"].lower())),
+                    score=item["score"],
+                    comment=item["comment"],
+                    answered_at=item["answered_at"],
+                    source=SurveyAnswer.Source.API,
+                    external_id=item["external_id"],
+                    rules=rules,
+                    run_playbooks=False,
+                    now=now,
+                )
+                if item["answered_at"] >= now - FOLLOW_UP_MAX_AGE:
+                    recent.add(account_id)
+            if recent:
+                # One playbook run for every account with a recent answer, not one per item.
+                today_iso = timezone.localdate(now).isoformat()
+                account_ids = sorted(recent)
+                transaction.on_commit(lambda: playbooks_run_task.delay(today_iso, account_ids))
+        return Response({"upserted": len(items)})
+
+
+def _contacts_by_account_email(
+    items: Sequence[dict[str, Any]], accounts: dict[str, int]
+) -> dict[tuple[int, str], Contact]:
+    """Contacts of the request's accounts keyed by (account id, lower-cased email): one query."""
+    emails = {item["email"].lower() for item in items if item["email"]}
+    if not emails:
+        return {}
+    found = Contact.objects.annotate(email_lower=Lower("email")).filter(
+        account_id__in=set(accounts.values()), email_lower__in=emails
+    )
+    return {(contact.account_id, contact.email_lower): contact for contact in found}
