@@ -17,6 +17,7 @@ _NAVIGATION: list[tuple[str, str, set[str]]] = [
     ("Reports", "reports:report_list", {"admin", "manager", "executive"}),
     ("Segments", "accounts:segment_list", {"admin", "manager"}),
     ("Imports", "accounts:import_upload", {"admin", "manager"}),
+    ("API tokens", "api_tokens:list", {"admin", "manager", "csm", "executive"}),
 ]
 
 
