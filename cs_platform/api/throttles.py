@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
 
@@ -8,6 +9,11 @@ class TokenRateThrottle(SimpleRateThrottle):
     production, so every web process counts together)."""
 
     scope = "token"
+
+    def get_rate(self) -> str | None:
+        # Read the settings on each request (DRF reads them once at import), so an operator's
+        # change to API_THROTTLE_RATE and a test's override both take effect.
+        return settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].get(self.scope)
 
     def get_cache_key(self, request: Any, view: Any) -> str | None:
         if not request.user or not request.user.is_authenticated:
