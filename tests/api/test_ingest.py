@@ -8,7 +8,6 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import SupportTicket, Task, UsageRecord
-from cs_platform.api.throttles import IngestRateThrottle, TokenRateThrottle
 from feedback.models import FollowUp, SurveyAnswer
 from tests.api import fresh_cache, token_client  # noqa: F401
 from tests.factories import (
@@ -383,13 +382,14 @@ def test_answers_off_the_surveys_scale_or_survey_are_item_errors(owner, acme):
 # --- Throttling ----------------------------------------------------------------------------
 
 
-def test_bulk_requests_beyond_the_ingest_rate_get_429(owner, acme, monkeypatch):
-    # DRF reads the rates into the class when it is imported; override them there.
-    monkeypatch.setattr(
-        IngestRateThrottle,
-        "THROTTLE_RATES",
-        {**IngestRateThrottle.THROTTLE_RATES, "ingest": "2/minute"},
-    )
+def _rates(settings, **rates: str) -> None:
+    framework = dict(settings.REST_FRAMEWORK)
+    framework["DEFAULT_THROTTLE_RATES"] = {**framework["DEFAULT_THROTTLE_RATES"], **rates}
+    settings.REST_FRAMEWORK = framework
+
+
+def test_bulk_requests_beyond_the_ingest_rate_get_429(owner, acme, settings):
+    _rates(settings, ingest="2/minute")
     client = token_client(owner)
     body = {"items": [usage("ACME", "2026-01-01")]}
 
@@ -399,12 +399,8 @@ def test_bulk_requests_beyond_the_ingest_rate_get_429(owner, acme, monkeypatch):
     assert int(client.post(USAGE, body, format="json").headers["Retry-After"]) > 0
 
 
-def test_reads_beyond_the_token_rate_get_429_per_token(owner, acme, monkeypatch):
-    monkeypatch.setattr(
-        TokenRateThrottle,
-        "THROTTLE_RATES",
-        {**TokenRateThrottle.THROTTLE_RATES, "token": "2/minute"},
-    )
+def test_reads_beyond_the_token_rate_get_429_per_token(owner, acme, settings):
+    _rates(settings, token="2/minute")
     first, second = token_client(owner), token_client(owner)
 
     statuses = [first.get("/api/v1/accounts/").status_code for _ in range(3)]
