@@ -153,3 +153,37 @@ def journeys_demo_seed(*, today: dt.date, seed: int) -> int:
     MilestoneCompletion.objects.bulk_create(completions, batch_size=BATCH, ignore_conflicts=True)
     Handoff.objects.bulk_create(handoffs, batch_size=BATCH, ignore_conflicts=True)
     return len(journeys)
+
+
+DEMO_SEGMENTS = [
+    ("High-touch", "Accounts on the high-touch service level.", {"tiers": ["high_touch"]}),
+    (
+        "Renewing in 90 days",
+        "Every account whose current term ends within 90 days.",
+        {"renewal_within_days": 90},
+    ),
+    (
+        "At risk",
+        "Accounts in the red or yellow health band.",
+        {"health_bands": ["red", "yellow"], "lifecycle_statuses": ["onboarding", "active"]},
+    ),
+    (
+        "Enterprise ARR 50k+",
+        "Accounts worth at least $50,000 a year.",
+        {"arr_min": "50000"},
+    ),
+]
+
+
+def segments_demo_seed() -> int:
+    """A few rule-based segments, so filters and dashboards have something to scope by."""
+    from accounts.models import Segment
+
+    created = 0
+    for name, description, rules in DEMO_SEGMENTS:
+        _, made = Segment.objects.get_or_create(
+            name=name,
+            defaults={"description": description, "kind": Segment.Kind.RULE, "rules": rules},
+        )
+        created += made
+    return created

@@ -65,8 +65,9 @@ class Command(BaseCommand):
                 f"{summary.teams} teams in {summary.seconds:.1f} s."
             )
         )
-        from reports.demo.journeys import journeys_demo_seed
+        from reports.demo.journeys import journeys_demo_seed, segments_demo_seed
 
+        segments_demo_seed()
         placed = journeys_demo_seed(today=timezone.localdate(), seed=options["seed"])
         self.stdout.write(f"Placed {placed:,} accounts on their journey.")
         health_days = min(max(options["health_days"], 0), days)
