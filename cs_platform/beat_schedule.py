@@ -31,6 +31,13 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": crontab(hour=3, minute=30),
         "options": {"expires": 6 * HOUR},
     },
+    # The dashboards' metric snapshots per month and scope. 03:45: after retention (03:30),
+    # whose rows they sit beside; expires in 6 h.
+    "metric-snapshots-nightly": {
+        "task": "reports.tasks.metric_snapshots_recompute_task",
+        "schedule": crontab(hour=3, minute=45),
+        "options": {"expires": 6 * HOUR},
+    },
     # Playbooks: every active rule over every live account, each occurrence once. 04:00:
     # after the rollups (01:00) and health (02:00) whose renewal dates, bands and drops they
     # read; expires in 6 h.

@@ -1,3 +1,8 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from reports.views import dashboards
+
+urlpatterns = [
+    path("dashboard/", dashboards.dashboard, name="dashboard"),
+    path("my-book/", dashboards.my_book, name="my_book"),
+]

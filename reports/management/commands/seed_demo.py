@@ -92,6 +92,9 @@ class Command(BaseCommand):
         ):
             health_scores_recompute(day=first + dt.timedelta(days=n))
         snapshots = retention_snapshots_recompute(today=today)
+        from reports.snapshots import metric_snapshots_recompute
+
+        snapshots += metric_snapshots_recompute(today=today)
         from journeys.playbooks import playbooks_run
 
         tasks = playbooks_run(today=today)

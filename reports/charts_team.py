@@ -1,0 +1,225 @@
+"""Team performance and initiative figures: plain numbers in, Plotly figure dicts out.
+
+No database and no request here. Plotly renders some HTML in labels and hover text, so CSM,
+segment and metric names are escaped before they reach a figure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.utils.html import escape
+
+Number = int | float | Decimal
+
+BAR_COLOUR = "#3b5bdb"
+PREVIOUS_COLOUR = "#b6c2e8"
+TARGET_COLOUR = "#c62f2f"
+SEGMENT_COLOUR = "#3b5bdb"
+REST_COLOUR = "#868e96"
+
+_FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 13}
+_CONFIG = {"displayModeBar": False}
+
+
+def _layout(**extra: Any) -> dict[str, Any]:
+    layout: dict[str, Any] = {
+        "font": _FONT,
+        "margin": {"l": 56, "r": 16, "t": 16, "b": 80},
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "legend": {"orientation": "h", "y": -0.35},
+    }
+    layout.update(extra)
+    return layout
+
+
+def _number(value: Number | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _value_format(unit: str) -> str:
+    if unit == "$":
+        return "$%{y:,.0f}"
+    if unit == "%":
+        return "%{y:.1f} %"
+    if unit == "days":
+        return "%{y:.1f} days"
+    return "%{y:,.1f}"
+
+
+def team_metric_figure(
+    *,
+    names: Sequence[str],
+    values: Sequence[Number | None],
+    unit: str = "",
+    period_label: str = "",
+    previous: Sequence[Number | None] | None = None,
+    previous_label: str = "",
+    targets: Sequence[Number | None] | None = None,
+) -> dict[str, Any]:
+    """One bar per CSM for one metric; the compared period as lighter bars beside them; and
+    each CSM's target (their own, their team's or the company's) as a red line across the
+    bar where one applies. A CSM with no value gets no bar, not a zero one."""
+    if len(values) != len(names):
+        raise ValueError(f"{len(values)} values for {len(names)} CSMs")
+    x = [escape(name) for name in names]
+    value_format = _value_format(unit)
+    traces: list[dict[str, Any]] = []
+    if previous is not None:
+        if len(previous) != len(names):
+            raise ValueError(f"{len(previous)} previous values for {len(names)} CSMs")
+        traces.append(
+            {
+                "type": "bar",
+                "name": escape(previous_label or "Compared period"),
+                "x": x,
+                "y": [_number(v) for v in previous],
+                "marker": {"color": PREVIOUS_COLOUR},
+                "hovertemplate": f"%{{x}}: {value_format}<extra>{escape(previous_label)}</extra>",
+            }
+        )
+    traces.append(
+        {
+            "type": "bar",
+            "name": escape(period_label or "Period"),
+            "x": x,
+            "y": [_number(v) for v in values],
+            "marker": {"color": BAR_COLOUR},
+            "hovertemplate": f"%{{x}}: {value_format}<extra>{escape(period_label)}</extra>",
+        }
+    )
+    if targets is not None and any(t is not None for t in targets):
+        if len(targets) != len(names):
+            raise ValueError(f"{len(targets)} targets for {len(names)} CSMs")
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": "Target",
+                "x": x,
+                "y": [_number(t) for t in targets],
+                "marker": {
+                    "symbol": "line-ew",
+                    "size": 34,
+                    "line": {"width": 3, "color": TARGET_COLOUR},
+                    "color": TARGET_COLOUR,
+                },
+                "hovertemplate": f"%{{x}} target: {value_format}<extra></extra>",
+            }
+        )
+    yaxis: dict[str, Any] = {"rangemode": "tozero", "zeroline": True}
+    if unit == "$":
+        yaxis.update(tickprefix="$", tickformat="~s")
+    elif unit == "%":
+        yaxis.update(ticksuffix=" %")
+    return {
+        "data": traces,
+        "layout": _layout(
+            barmode="group",
+            # Names side by side collide from about five CSMs on a half-width chart.
+            xaxis={
+                "type": "category",
+                "tickangle": -35 if len(names) > 4 else 0,
+                "automargin": True,
+            },
+            yaxis=yaxis,
+            showlegend=len(traces) > 1,
+        ),
+        "config": _CONFIG,
+    }
+
+
+def initiative_figure(
+    *,
+    months: Sequence[dt.date],
+    segment: Sequence[Number | None],
+    rest: Sequence[Number | None],
+    segment_label: str,
+    metric_label: str,
+    start: dt.date,
+    end: dt.date | None = None,
+    money: bool = False,
+) -> dict[str, Any]:
+    """The metric per month for the segment and for the rest of the portfolio (each point on
+    its month's first day), with a dashed vertical line on the day the initiative started
+    (and a dotted one on the day it ended, when that falls within the chart)."""
+    if len(segment) != len(months) or len(rest) != len(months):
+        raise ValueError("one value per month for each line")
+    x = [month.isoformat() for month in months]
+    value_format = "$%{y:,.0f}" if money else "%{y:,.1f}"
+    traces = [
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": escape(segment_label),
+            "x": x,
+            "y": [_number(v) for v in segment],
+            "line": {"color": SEGMENT_COLOUR, "width": 3},
+            "connectgaps": False,
+            "hovertemplate": f"%{{x|%b %Y}}: {value_format}<extra>{escape(segment_label)}</extra>",
+        },
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": "Rest of the portfolio",
+            "x": x,
+            "y": [_number(v) for v in rest],
+            "line": {"color": REST_COLOUR, "width": 2, "dash": "dot"},
+            "connectgaps": False,
+            "hovertemplate": f"%{{x|%b %Y}}: {value_format}<extra>Rest of the portfolio</extra>",
+        },
+    ]
+    shapes = [_vertical(start, "dash")]
+    annotations = [_marker_label(start, "Start")]
+    if end is not None and months and end < month_after(months[-1]):
+        shapes.append(_vertical(end, "dot"))
+        annotations.append(_marker_label(end, "End"))
+    yaxis: dict[str, Any] = {"title": {"text": escape(metric_label)}}
+    if money:
+        yaxis.update(tickprefix="$", tickformat="~s")
+    return {
+        "data": traces,
+        "layout": _layout(
+            xaxis={"type": "date", "tickformat": "%b %Y", "dtick": "M1"},
+            yaxis=yaxis,
+            shapes=shapes,
+            annotations=annotations,
+            margin={"l": 56, "r": 16, "t": 28, "b": 60},
+            legend={"orientation": "h", "y": -0.2},
+        ),
+        "config": _CONFIG,
+    }
+
+
+def month_after(month: dt.date) -> dt.date:
+    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def _vertical(month: dt.date, dash: str) -> dict[str, Any]:
+    return {
+        "type": "line",
+        "xref": "x",
+        "yref": "paper",
+        "x0": month.isoformat(),
+        "x1": month.isoformat(),
+        "y0": 0,
+        "y1": 1,
+        "line": {"color": TARGET_COLOUR, "width": 2, "dash": dash},
+    }
+
+
+def _marker_label(month: dt.date, text: str) -> dict[str, Any]:
+    return {
+        "x": month.isoformat(),
+        "xref": "x",
+        "y": 1,
+        "yref": "paper",
+        "yanchor": "bottom",
+        "text": text,
+        "showarrow": False,
+        "font": {"color": TARGET_COLOUR},
+    }
