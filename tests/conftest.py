@@ -19,6 +19,15 @@ PASSWORD = "correct-horse-battery"
 CHROMIUM = "/usr/bin/chromium"
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def enterprise_team(db):
     return TeamFactory(name="Enterprise")

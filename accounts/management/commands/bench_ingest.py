@@ -192,8 +192,9 @@ class Command(BaseCommand):
         api_seconds = max(result.api_seconds for result in results)
         self.stdout.write(
             self.style.SUCCESS(
-                f"{rows:,} rows in {wall:.1f} s wall: {rows / wall:,.0f} rows/s end to end "
-                f"({rows / api_seconds:,.0f} rows/s counting only time inside the API calls). "
+                f"{rows:,} rows in {wall:.1f} s wall: {_per_second(rows, wall)} rows/s end to end "
+                f"({_per_second(rows, api_seconds)} rows/s counting only time inside the API "
+                "calls). "
                 f"Peak RSS {peak_mb:,.0f} MB. {stored:,} benchmark usage rows stored."
             )
         )
@@ -201,15 +202,16 @@ class Command(BaseCommand):
         # CPU the Django process and its PostgreSQL backends used, so a reader can tell the
         # cost of ingestion from the wait for a busy machine.
         self.stdout.write(
-            f"Django process CPU {cpu:.1f} s ({rows / cpu:,.0f} rows per CPU-second); "
+            f"Django process CPU {cpu:.1f} s ({_per_second(rows, cpu)} rows per CPU-second); "
             f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
             f"on {os.cpu_count()} CPUs."
         )
         if all(result.db_pid is not None for result in results):
             db_cpu = sum(result.db_cpu for result in results)
             self.stdout.write(
-                f"PostgreSQL backend CPU {db_cpu:.1f} s ({rows / db_cpu:,.0f} rows per "
-                f"CPU-second); both together {rows / (cpu + db_cpu):,.0f} rows per CPU-second."
+                f"PostgreSQL backend CPU {db_cpu:.1f} s ({_per_second(rows, db_cpu)} rows per "
+                f"CPU-second); both together {_per_second(rows, cpu + db_cpu)} rows per "
+                "CPU-second."
             )
 
     def _db_backend_pid(self) -> int | None:
@@ -288,3 +290,8 @@ def _process_cpu_seconds(pid: int | None) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _per_second(rows: int, seconds: float) -> str:
+    # A small run can finish inside the clock's resolution (the CPU counters tick in 10 ms).
+    return f"{rows / seconds:,.0f}" if seconds > 0 else "n/a"
