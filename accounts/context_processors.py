@@ -18,6 +18,7 @@ _NAVIGATION: list[tuple[str, str, set[str]]] = [
     ("Segments", "accounts:segment_list", {"admin", "manager"}),
     ("Imports", "accounts:import_upload", {"admin", "manager"}),
     ("API tokens", "api_tokens:list", {"admin", "manager", "csm", "executive"}),
+    ("Webhooks", "webhooks:list", {"admin"}),
 ]
 
 

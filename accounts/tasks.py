@@ -12,5 +12,7 @@ def account_rollups_refresh_task(today_iso: str | None = None) -> int:
     today = dt.date.fromisoformat(today_iso) if today_iso else local_today()
     return account_rollups_refresh(today=today)
 
+
 # Registered here so Celery's autodiscovery (which imports <app>.tasks) finds it.
 from accounts.import_tasks import csv_import_run_task  # noqa: E402, F401
+from accounts.webhook_tasks import webhook_delivery_send_task  # noqa: E402, F401

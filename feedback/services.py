@@ -20,6 +20,8 @@ from django.utils import timezone
 
 from accounts.models import Account, Contact, Segment, Task, User
 from accounts.services.tasks import task_complete
+from accounts.services.webhooks import webhook_event_emit
+from accounts.webhook_models import WebhookEvent
 from feedback.models import (
     AnswerTag,
     FollowUp,
@@ -526,6 +528,17 @@ def answer_record(
     today = timezone.localdate(now)
     if answer_is_unhappy(kind=survey.kind, score=value) and answered_at >= now - FOLLOW_UP_MAX_AGE:
         _follow_up_open(answer=answer, account=account, today=today)
+        webhook_event_emit(
+            event=WebhookEvent.DETRACTOR_RECEIVED,
+            payload={
+                "account_id": account.pk,
+                "survey_id": survey.pk,
+                "answer_id": answer.pk,
+                "kind": survey.kind,
+                "score": value,
+                "comment": answer.comment,
+            },
+        )
     if run_playbooks:
         account_ids = [account.pk]
         transaction.on_commit(lambda: playbooks_run_task.delay(today.isoformat(), account_ids))

@@ -18,6 +18,8 @@ from django.utils import timezone
 
 from accounts.models import Account, User
 from accounts.selectors.access import local_today
+from accounts.services.webhooks import webhook_event_emit
+from accounts.webhook_models import WebhookEvent
 from journeys.models import (
     AccountJourney,
     Handoff,
@@ -130,6 +132,17 @@ def journey_move(
     journey.save(update_fields=["stage", "entered_at"])
     _ensure_handoff(account, to_stage)
     _enqueue_playbooks(account)
+    webhook_event_emit(
+        event=WebhookEvent.STAGE_CHANGED,
+        payload={
+            "account_id": account.pk,
+            "from_stage": transition.from_stage.slug if transition.from_stage else None,
+            "to_stage": to_stage.slug,
+            "at": at.isoformat(),
+            "by_id": by.pk if by else None,
+            "rule": rule,
+        },
+    )
     return transition
 
 

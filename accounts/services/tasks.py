@@ -10,6 +10,8 @@ from django.utils import timezone
 
 from accounts.models import Account, Interaction, Task, User
 from accounts.selectors.tasks import task_owner_candidates
+from accounts.services.webhooks import webhook_event_emit
+from accounts.webhook_models import WebhookEvent
 
 # Relations are checked by _check_owner and the database's foreign keys; clean_fields would
 # run one more query per relation to look each up again.
@@ -52,6 +54,17 @@ def task_create(
     )
     task.clean_fields(exclude=_RELATIONS)
     task.save()
+    webhook_event_emit(
+        event=WebhookEvent.TASK_CREATED,
+        payload={
+            "task_id": task.pk,
+            "account_id": task.account_id,
+            "title": task.title,
+            "due_date": task.due_date.isoformat(),
+            "owner_id": task.owner_id,
+            "source": task.source,
+        },
+    )
     return task
 
 
