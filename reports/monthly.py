@@ -31,6 +31,7 @@ from typing import Any
 from django.db.models import Max, Q, QuerySet
 
 from accounts.models import Account, Team, User
+from cs_platform.spreadsheets import spreadsheet_safe
 from feedback.metrics import Period, feedback_scores_by_month, feedback_scores_by_team
 from feedback.models import SurveyAnswer
 from feedback.selectors_insights import product_requests
@@ -1029,17 +1030,6 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
 
 # --- The CSV (pure) --------------------------------------------------------------------------
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_text(value: object) -> object:
-    """Text a spreadsheet would run as a formula gets a leading apostrophe (OWASP CSV
-    injection); numbers stay numbers, so a negative change remains a number."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 CSV_HEADER = ("section", "metric", "value", "previous", "same month last year")
 
 
@@ -1052,7 +1042,7 @@ def csv_rows(data: Mapping[str, Any]) -> list[tuple[object, ...]]:
         section: str, metric: str, value: object, previous: object = "", year: object = ""
     ) -> None:
         cells = (section, metric, value, previous, year)
-        rows.append(tuple(csv_text("" if cell is None else cell) for cell in cells))
+        rows.append(tuple(spreadsheet_safe("" if cell is None else cell) for cell in cells))
 
     for kpi in data["headline"]:
         add("Headline", kpi["label"], kpi["value"], kpi["previous"], kpi["year_ago"])

@@ -36,6 +36,7 @@ from accounts.selectors.account_list import (
     days_label,
     days_until,
 )
+from cs_platform.spreadsheets import spreadsheet_safe
 from feedback.selectors import account_feedback_summary, survey_answers_for_account
 from health.charts_account import health_trend_figure
 from health.churn_risk import account_churn_risk
@@ -63,8 +64,6 @@ TIMELINE_FILTERS = [
     ("survey", "Surveys"),
     ("ticket", "Tickets"),
 ]
-# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 @login_required
@@ -153,17 +152,6 @@ def _sort_columns(sort: str) -> list[dict[str, Any]]:
             column["next"] = f"-{key}" if go_down else key
         columns.append(column)
     return columns
-
-
-def spreadsheet_safe(value: object) -> object:
-    """Text a spreadsheet would run as a formula, defused with a leading apostrophe.
-
-    Only text is touched: the numbers and dates we format ourselves cannot carry a formula,
-    and a negative "days to renewal" must stay a number.
-    """
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return f"'{value}"
-    return value
 
 
 class _Echo:

@@ -29,6 +29,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from accounts.http import AuthenticatedRequest
 from accounts.models import Account
 from accounts.selectors.access import accounts_visible_to, local_today
+from cs_platform.spreadsheets import spreadsheet_safe
 from feedback.charts import score_distribution_figure, score_trend_figure
 from feedback.forms_insights import (
     AnswerTagForm,
@@ -61,7 +62,6 @@ from feedback.selectors_insights import (
 from feedback.services import answer_tag_add, answer_tag_remove, tag_create
 
 # Cells a spreadsheet would run as a formula start with one of these.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _scope_accounts(
@@ -240,14 +240,6 @@ def product_request_list(request: AuthenticatedRequest) -> HttpResponse:
         product_request_examples(answers, period=period, themes=shown)
         context.update(period=period, page_obj=page_obj, themes=shown)
     return render(request, "feedback/product_requests.html", context)
-
-
-def spreadsheet_safe(value: object) -> object:
-    """Text a spreadsheet would run as a formula, defused with a leading apostrophe.
-    Numbers are ours and stay numbers."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return f"'{value}"
-    return value
 
 
 @require_safe

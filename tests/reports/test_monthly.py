@@ -48,6 +48,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.core.management import CommandError, call_command
 
 from accounts.models import Account, Contract, Segment, SegmentMembership, User
+from cs_platform.spreadsheets import spreadsheet_safe
 from feedback.models import Survey
 from health.models import HealthScore, Scorecard, ScorecardVersion
 from reports.models import (
@@ -60,7 +61,6 @@ from reports.models import (
 )
 from reports.monthly import (
     csv_rows,
-    csv_text,
     format_change,
     format_value,
     month_parse,
@@ -614,12 +614,12 @@ def test_numbers_print_with_units_and_signed_changes():
 
 
 def test_the_csv_escapes_text_that_a_spreadsheet_would_run():
-    assert csv_text('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
-    assert csv_text("-Acme") == "'-Acme"
-    assert csv_text("@SUM(A1)") == "'@SUM(A1)"
-    assert csv_text("Acme") == "Acme"
+    assert spreadsheet_safe('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
+    assert spreadsheet_safe("-Acme") == "'-Acme"
+    assert spreadsheet_safe("@SUM(A1)") == "'@SUM(A1)"
+    assert spreadsheet_safe("Acme") == "Acme"
     # Numbers stay numbers, negative ones included.
-    assert csv_text(-3.5) == -3.5
+    assert spreadsheet_safe(-3.5) == -3.5
 
 
 @pytest.mark.django_db
