@@ -1,5 +1,6 @@
-"""Bulk ingestion for the data other systems push: usage records, support tickets and
-survey answers, up to MAX_ITEMS per request, upserted on their natural keys.
+"""Bulk ingestion for the data other systems push: usage records and support tickets here,
+survey answers in feedback.api_ingest on the same machinery; up to MAX_ITEMS items per
+request, upserted on their natural keys.
 
 Each request is all or nothing: every item is checked first (types with a plain
 Serializer, then the account external ids in ONE query restricted to accounts the caller may
@@ -28,12 +29,9 @@ from io import BytesIO
 from typing import Any, cast
 
 from django.core.cache import cache
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection, transaction
-from django.db.models import QuerySet
-from django.db.models.functions import Lower
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import APIException
@@ -43,8 +41,8 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from accounts.models import Account, Contact, SupportTicket, UsageRecord, User
-from accounts.serializers import MAX_ID, MAX_INT
+from accounts.models import Account, SupportTicket, UsageRecord, User
+from accounts.serializers import MAX_INT
 from cs_platform.api.scoping import (
     ApiAutoSchema,
     CanWriteAccounts,
@@ -53,10 +51,6 @@ from cs_platform.api.scoping import (
     request_user,
 )
 from cs_platform.api.throttles import IngestRateThrottle
-from feedback.models import Survey, SurveyAnswer
-from feedback.selectors import tag_rules_active
-from feedback.services import FOLLOW_UP_MAX_AGE, answer_record, score_validate
-from journeys.tasks import playbooks_run_task
 
 MAX_ITEMS = 10_000
 # Rows per INSERT ... ON CONFLICT statement: a full request is two statements on PostgreSQL
@@ -216,7 +210,7 @@ def accounts_by_external_id(*, user: User, external_ids: Iterable[str]) -> dict[
     return {external_id: pk for external_id, pk in found if external_id is not None}
 
 
-def _check_accounts(
+def check_accounts(
     items: Sequence[dict[str, Any]], errors: ItemErrors, *, user: User
 ) -> dict[str, int]:
     found = accounts_by_external_id(
@@ -235,7 +229,7 @@ def _check_accounts(
     return found
 
 
-def _check_duplicates(
+def check_duplicates(
     items: Sequence[dict[str, Any]],
     errors: ItemErrors,
     *,
@@ -254,8 +248,8 @@ def _check_duplicates(
             errors.add(index, field, f"Item {seen} has the same {what}.")
 
 
-def _check_foreign_keys(
-    model: type[SupportTicket] | type[SurveyAnswer],
+def check_foreign_keys(
+    model: type[Model],
     items: Sequence[dict[str, Any]],
     errors: ItemErrors,
     *,
@@ -278,7 +272,7 @@ def _check_foreign_keys(
             errors.add(index, "external_id", f"This {what} belongs to an account you may not edit.")
 
 
-def _validated_items(
+def validated_items(
     request: Request, item_serializer: type[serializers.Serializer]
 ) -> tuple[list[dict[str, Any]], ItemErrors]:
     envelope = BulkEnvelopeSerializer(data=request.data)
@@ -439,30 +433,6 @@ class TicketBulkSerializer(serializers.Serializer):
     )
 
 
-class AnswerItemSerializer(LeanItemSerializer):
-    external_id = ExternalIdField(max_length=100, help_text="The answer's id in its tool.")
-    account_external_id = ExternalIdField(max_length=100)
-    survey = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="Survey id.")
-    email = serializers.EmailField(
-        required=False,
-        allow_blank=True,
-        default="",
-        help_text="The contact who answered, matched among the account's contacts; "
-        "an unknown or empty email records the answer for the account without a contact.",
-    )
-    score = serializers.IntegerField(
-        help_text="On the survey's scale: NPS 0-10, CSAT 1-5, CES 1-7."
-    )
-    comment = serializers.CharField(allow_blank=True, default="", max_length=20_000)
-    answered_at = serializers.DateTimeField()
-
-
-class AnswerBulkSerializer(serializers.Serializer):
-    items = AnswerItemSerializer(
-        many=True, help_text=f"1 to {MAX_ITEMS:,} answers; external_id is the key."
-    )
-
-
 class BulkResultSerializer(serializers.Serializer):
     upserted = serializers.IntegerField(help_text="Items written (new or replacing).")
 
@@ -537,7 +507,7 @@ def _usage_upsert_unnest(rows: Sequence[tuple[Any, ...]]) -> None:
 # --- Views --------------------------------------------------------------------------------
 
 
-def _bulk_schema(request: type[serializers.Serializer], what: str) -> Callable[[Any], Any]:
+def bulk_schema(request: type[serializers.Serializer], what: str) -> Callable[[Any], Any]:
     return extend_schema(
         request=request,
         responses={
@@ -581,13 +551,13 @@ class BulkIngestView(APIView):
 class UsageBulkView(BulkIngestView):
     """Usage records keyed by account external id + day."""
 
-    @_bulk_schema(UsageBulkSerializer, "usage records")
+    @bulk_schema(UsageBulkSerializer, "usage records")
     @idempotent
     def post(self, request: Request) -> Response:
         user = request_user(request)
-        items, errors = _validated_items(request, UsageItemSerializer)
-        accounts = _check_accounts(items, errors, user=user)
-        _check_duplicates(
+        items, errors = validated_items(request, UsageItemSerializer)
+        accounts = check_accounts(items, errors, user=user)
+        check_duplicates(
             items,
             errors,
             key=lambda item: (item["account_external_id"], item["day"]),
@@ -616,20 +586,20 @@ class UsageBulkView(BulkIngestView):
 class TicketBulkView(BulkIngestView):
     """Support tickets keyed by their external id."""
 
-    @_bulk_schema(TicketBulkSerializer, "support tickets")
+    @bulk_schema(TicketBulkSerializer, "support tickets")
     @idempotent
     def post(self, request: Request) -> Response:
         user = request_user(request)
-        items, errors = _validated_items(request, TicketItemSerializer)
-        accounts = _check_accounts(items, errors, user=user)
-        _check_duplicates(
+        items, errors = validated_items(request, TicketItemSerializer)
+        accounts = check_accounts(items, errors, user=user)
+        check_duplicates(
             items,
             errors,
             key=lambda item: item["external_id"],
             field="external_id",
             what="external_id",
         )
-        _check_foreign_keys(SupportTicket, items, errors, user=user, what="ticket")
+        check_foreign_keys(SupportTicket, items, errors, user=user, what="ticket")
         if errors:
             return errors.response(len(items))
         rows = [
@@ -660,86 +630,3 @@ class TicketBulkView(BulkIngestView):
                 ],
             )
         return Response({"upserted": len(rows)})
-
-
-class SurveyAnswerBulkView(BulkIngestView):
-    """Survey answers keyed by their external id, each written by
-    feedback.services.answer_record so API answers get the same tags and follow-ups as
-    answers given through a survey link. One playbook run is enqueued for all accounts with
-    a recent answer after commit. Slower than usage (a few queries per answer)."""
-
-    @_bulk_schema(AnswerBulkSerializer, "survey answers")
-    @idempotent
-    def post(self, request: Request) -> Response:
-        user = request_user(request)
-        items, errors = _validated_items(request, AnswerItemSerializer)
-        accounts = _check_accounts(items, errors, user=user)
-        _check_duplicates(
-            items,
-            errors,
-            key=lambda item: item["external_id"],
-            field="external_id",
-            what="external_id",
-        )
-        _check_foreign_keys(SurveyAnswer, items, errors, user=user, what="answer")
-        surveys = Survey.objects.in_bulk(
-            {item["survey"] for i, item in enumerate(items) if i not in errors}
-        )
-        for index, item in enumerate(items):
-            if index in errors:
-                continue
-            survey = surveys.get(item["survey"])
-            if survey is None:
-                errors.add(index, "survey", "No such survey.")
-                continue
-            try:
-                score_validate(kind=survey.kind, score=item["score"])
-            except DjangoValidationError as exc:
-                for message in exc.message_dict.get("score", exc.messages):
-                    errors.add(index, "score", message)
-        if errors:
-            return errors.response(len(items))
-
-        contacts = _contacts_by_account_email(items, accounts)
-        # The follow-up task of an unhappy answer goes to the account's owner.
-        account_rows = Account.objects.in_bulk(set(accounts.values()))
-        now = timezone.now()
-        recent: set[int] = set()
-        with transaction.atomic():
-            rules = tag_rules_active()
-            for item in items:
-                account_id = accounts[item["account_external_id"]]
-                answer_record(
-                    survey=surveys[item["survey"]],
-                    account=account_rows[account_id],
-                    contact=contacts.get((account_id, item["email"].lower())),
-                    score=item["score"],
-                    comment=item["comment"],
-                    answered_at=item["answered_at"],
-                    source=SurveyAnswer.Source.API,
-                    external_id=item["external_id"],
-                    rules=rules,
-                    run_playbooks=False,
-                    now=now,
-                )
-                if item["answered_at"] >= now - FOLLOW_UP_MAX_AGE:
-                    recent.add(account_id)
-            if recent:
-                # One playbook run for every account with a recent answer, not one per item.
-                today_iso = timezone.localdate(now).isoformat()
-                account_ids = sorted(recent)
-                transaction.on_commit(lambda: playbooks_run_task.delay(today_iso, account_ids))
-        return Response({"upserted": len(items)})
-
-
-def _contacts_by_account_email(
-    items: Sequence[dict[str, Any]], accounts: dict[str, int]
-) -> dict[tuple[int, str], Contact]:
-    """Contacts of the request's accounts keyed by (account id, lower-cased email): one query."""
-    emails = {item["email"].lower() for item in items if item["email"]}
-    if not emails:
-        return {}
-    found = Contact.objects.annotate(email_lower=Lower("email")).filter(
-        account_id__in=set(accounts.values()), email_lower__in=emails
-    )
-    return {(contact.account_id, contact.email_lower): contact for contact in found}

@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 
 from accounts import api as accounts_api
 from accounts import api_ingest
+from feedback import api_ingest as feedback_ingest
 from health import api as health_api
 
 router = DefaultRouter(trailing_slash=True)
@@ -30,7 +31,7 @@ ingest_patterns = [
     path("support-tickets/bulk/", api_ingest.TicketBulkView.as_view(), name="support-ticket-bulk"),
     path(
         "survey-answers/bulk/",
-        api_ingest.SurveyAnswerBulkView.as_view(),
+        feedback_ingest.SurveyAnswerBulkView.as_view(),
         name="survey-answer-bulk",
     ),
 ]

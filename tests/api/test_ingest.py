@@ -331,7 +331,7 @@ def test_survey_answers_are_recorded_with_their_follow_ups(
     ]
 
     with (
-        mock.patch("accounts.api_ingest.playbooks_run_task") as playbooks,
+        mock.patch("feedback.api_ingest.playbooks_run_task") as playbooks,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = token_client(owner).post(ANSWERS, {"items": items}, format="json")
