@@ -8,9 +8,11 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_email
 
 from accounts.models import Contact, Segment
+from cs_platform.upload_limits import csv_upload_limits_check
 from feedback.models import FollowUp, Survey, Tag, TagRule
 from feedback.selectors import contacts_by_email
 from feedback.tagging import keywords_parse
@@ -175,6 +177,11 @@ class AnswerImportForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+
+    def clean_file(self) -> UploadedFile:
+        upload: UploadedFile = self.cleaned_data["file"]
+        csv_upload_limits_check(upload)
+        return upload
 
 
 class FollowUpForm(forms.Form):

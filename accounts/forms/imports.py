@@ -3,11 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 
-from accounts.csv_import import MAX_FILE_BYTES
 from accounts.import_models import ImportJob
+from cs_platform.upload_limits import csv_upload_limits_check, size_describe
 
 
 class ImportUploadForm(forms.Form):
@@ -19,22 +20,20 @@ class ImportUploadForm(forms.Form):
     )
     file = forms.FileField(
         label="CSV file",
-        help_text=f"UTF-8 CSV with a header row, at most {MAX_FILE_BYTES // 2**20} MB.",
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = (
+            f"UTF-8 CSV with a header row, at most {size_describe(settings.IMPORT_MAX_BYTES)} "
+            f"and {settings.IMPORT_MAX_ROWS:,} rows."
+        )
 
     def clean_file(self) -> UploadedFile:
         upload: UploadedFile = self.cleaned_data["file"]
-        if upload.size and upload.size > MAX_FILE_BYTES:
-            size = upload.size / 2**20
-            raise ValidationError(
-                f"The file is {size:.1f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB. "
-                "Split it into smaller files, or run `manage.py import_csv` on the server."
-            )
         if not upload.size:
             raise ValidationError("The file is empty.")
+        csv_upload_limits_check(upload)
         return upload

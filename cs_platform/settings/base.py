@@ -209,6 +209,17 @@ PAGE_SIZE = 50
 # Number of key features of the product: the adoption measure is "key features used ÷ this".
 HEALTH_KEY_FEATURES = env_int("HEALTH_KEY_FEATURES", default=10)
 
+# CSV imports (accounts, contacts, contracts, survey answers) refuse a file above either
+# limit before parsing it, so an oversized upload costs one pass over its bytes, not a check
+# of every row.
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", default=10 * 1024 * 1024)
+IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", default=50_000)
+# A form's fields (files aside) stay under 2.5 MB; an uploaded file above 2.5 MB streams to
+# a temporary file rather than memory, so the row count above is read without holding it.
+# The ingest API reads its JSON body under its own limit (accounts/api_ingest.py).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
 # --- REST API (/api/v1/) ---
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

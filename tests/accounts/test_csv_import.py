@@ -546,12 +546,12 @@ def test_upload_of_a_non_utf8_file_is_refused_beside_the_file_field(client_for, 
     assert not ImportJob.objects.exists()
 
 
-def test_upload_over_the_size_limit_is_refused(client_for, manager):
-    with mock.patch("accounts.forms.imports.MAX_FILE_BYTES", 10):
-        response = _upload(client_for(manager), b"external_id,name,start_date\n")
+def test_upload_over_the_size_limit_is_refused(client_for, manager, settings):
+    settings.IMPORT_MAX_BYTES = 10
+    response = _upload(client_for(manager), b"external_id,name,start_date\n")
 
     assert response.status_code == 400
-    assert "the limit is 0 MB" in response.content.decode()
+    assert "The file is 28 bytes; the limit is 10 bytes." in response.content.decode()
     assert not ImportJob.objects.exists()
 
 
