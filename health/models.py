@@ -306,3 +306,64 @@ class ChurnPrediction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.day}: {self.probability}"
+
+
+class HealthMover(models.Model):
+    """One of a scope's 10 accounts whose score fell (or rose) most over a window, ranked
+    nightly so the health page and the manager dashboard never join two days of scores for
+    every account. Only the latest scored day is kept: the job replaces every row."""
+
+    class Direction(models.TextChoices):
+        DOWN = "down", "Fell"
+        UP = "up", "Rose"
+
+    scope = models.CharField(max_length=16, choices=RetentionSnapshot.Scope.choices)
+    # Segment, team or user id, or the tier's value; empty for the company.
+    scope_key = models.CharField(max_length=64, blank=True)
+    window = models.PositiveSmallIntegerField(help_text="Days between the two scores.")
+    direction = models.CharField(max_length=4, choices=Direction.choices)
+    rank = models.PositiveSmallIntegerField()
+    day = models.DateField(help_text="The newer scored day.")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="health_movers")
+    score_then = models.SmallIntegerField()
+    score_now = models.SmallIntegerField()
+    band_now = models.CharField(max_length=8, choices=Band.choices)
+    # A manual override set the newer score: the components do not explain it.
+    overridden = models.BooleanField(default=False)
+    # [{"measure": "usage", "label": "Usage", "points": -12}, ...] largest move first.
+    moves = models.JSONField(default=list)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "scope_key", "window", "direction", "rank"],
+                name="health_mover_once_per_rank",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.scope_key} {self.direction} {self.window} d #{self.rank}"
+
+
+class HealthBandTrend(models.Model):
+    """A scope's scored accounts per band on a month's last scored day, with their current
+    ARR (Account.arr, as the health page's trend shows it); recomputed nightly."""
+
+    scope = models.CharField(max_length=16, choices=RetentionSnapshot.Scope.choices)
+    scope_key = models.CharField(max_length=64, blank=True)
+    day = models.DateField(help_text="The month's last scored day.")
+    band = models.CharField(max_length=8, choices=Band.choices)
+    accounts = models.PositiveIntegerField(default=0)
+    arr = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "scope_key", "day", "band"], name="health_band_trend_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.scope_key} {self.day} {self.band}={self.accounts}"

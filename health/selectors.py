@@ -31,7 +31,15 @@ from django.utils import timezone
 from accounts.models import Account, Segment, SupportTicket, Team, UsageRecord, User
 from accounts.selectors.segments import segment_filter
 from feedback.selectors import newest_answer_time
-from health.models import Band, HealthRun, HealthScore, Measure
+from health.models import (
+    Band,
+    HealthBandTrend,
+    HealthMover,
+    HealthRun,
+    HealthScore,
+    Measure,
+    RetentionSnapshot,
+)
 
 NO_SCORE = "none"
 SCORED_BANDS = (Band.RED.value, Band.YELLOW.value, Band.GREEN.value)
@@ -426,3 +434,109 @@ def stale_scores(accounts: QuerySet[Account], *, day: dt.date) -> StaleScores:
         )
     )
     return StaleScores(day=day, scored=totals["scored"], stale=totals["stale"])
+
+
+# --- Nightly rollups (HealthBandTrend, HealthMover) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class RollupScope:
+    """The snapshot scope a page's account set is exactly equal to."""
+
+    scope: str
+    key: str
+
+
+def rollup_scope_for(
+    *,
+    user: User,
+    segment: Segment | None,
+    team: Team | None,
+    csm: User | None,
+) -> RollupScope | None:
+    """The one nightly scope whose accounts are exactly the viewer's visible accounts under
+    these filters, or None when no single scope is (then the page computes live).
+
+    Someone who sees every account gets the company, or the one filter's scope. A CSM sees
+    their own book and their team's accounts: filtered by their team, that is the team's
+    scope (their own accounts in the team are in it; any outside it are not matched by the
+    filter); anything else is computed live over the book, which is small.
+    """
+    filters = [f for f in (segment, team, csm) if f is not None]
+    if len(filters) > 1:
+        return None
+    Scope = RetentionSnapshot.Scope
+    if user.sees_all_accounts:
+        if segment is not None:
+            return RollupScope(Scope.SEGMENT, str(segment.pk))
+        if team is not None:
+            return RollupScope(Scope.TEAM, str(team.pk))
+        if csm is not None:
+            return RollupScope(Scope.CSM, str(csm.pk))
+        return RollupScope(Scope.COMPANY, "")
+    if team is not None and user.team_id is not None and team.pk == user.team_id:
+        return RollupScope(Scope.TEAM, str(team.pk))
+    return None
+
+
+@dataclass(frozen=True)
+class StoredTrend:
+    trend: BandTrend
+    computed_at: dt.datetime | None  # None: the nightly job has not run yet
+
+
+def band_trend_stored(scope: RollupScope) -> StoredTrend:
+    """The scope's band trend as the nightly job stored it; one query on the
+    (scope, scope_key, day, band) unique index."""
+    rows = list(
+        HealthBandTrend.objects.filter(scope=scope.scope, scope_key=scope.key)
+        .order_by("day")
+        .values_list("day", "band", "accounts", "arr", "computed_at")
+    )
+    days = sorted({row[0] for row in rows})
+    position = {day: i for i, day in enumerate(days)}
+    counts = {band: [0] * len(days) for band in SCORED_BANDS}
+    arr = {band: [Decimal("0")] * len(days) for band in SCORED_BANDS}
+    for day, band, accounts, band_arr, _computed in rows:
+        if band in counts:
+            counts[band][position[day]] = accounts
+            arr[band][position[day]] = band_arr
+    return StoredTrend(
+        trend=BandTrend(days=days, accounts=counts, arr=arr),
+        computed_at=max((row[4] for row in rows), default=None),
+    )
+
+
+def stored_moves(moves: list[dict[str, Any]] | None) -> list[ComponentMove]:
+    """A mover's components as the nightly job stored them."""
+    return [
+        ComponentMove(measure=m["measure"], label=m["label"], points=int(m["points"]))
+        for m in moves or []
+    ]
+
+
+def health_movers_stored(
+    scope: RollupScope, *, day: dt.date, window: int
+) -> tuple[Movers, dt.datetime | None]:
+    """The scope's movers as ranked by the nightly job, and when it ran (None: no row);
+    one query. `day` is used when the scope has no mover."""
+    rows = list(
+        HealthMover.objects.filter(scope=scope.scope, scope_key=scope.key, window=window)
+        .select_related("account__owner")
+        .order_by("direction", "rank")
+    )
+    if rows:
+        day = rows[0].day
+    down, up = [], []
+    for row in rows:
+        mover = Mover(
+            account=row.account,
+            score_then=row.score_then,
+            score_now=row.score_now,
+            band_now=row.band_now,
+            overridden=row.overridden,
+            moves=stored_moves(row.moves),
+        )
+        (down if row.direction == HealthMover.Direction.DOWN else up).append(mover)
+    movers = Movers(day=day, since=day - dt.timedelta(days=window), window=window, down=down, up=up)
+    return movers, max((row.computed_at for row in rows), default=None)

@@ -45,18 +45,16 @@ from django.utils import timezone
 from accounts.models import Account, AccountQuerySet, Segment, Task, Team, User
 from accounts.selectors.segments import segment_filter
 from feedback.models import FollowUp, Survey
-from health.models import HealthScore, RetentionSnapshot
+from health.models import HealthMover, HealthScore, RetentionSnapshot
 from health.retention import month_add, month_floor
 from health.retention_rates import grr, logo_churn_rate, nrr, renewal_rate_arr, renewal_rate_count
-from health.selectors import component_moves
+from health.selectors import stored_moves
+from reports.health_rollups import DROPS_WINDOW
 from reports.models import Metric, MetricSnapshot, Scope, Target
 from reports.snapshots import (
-    DROP_RANKS,
-    DROP_WINDOW_DAYS,
     QUARTER_PREFIX,
     RENEWAL_WINDOWS,
     RETENTION_PARTS,
-    drop_metric,
     quarter_floor,
 )
 
@@ -965,77 +963,67 @@ class Drops:
 
 
 def health_drops(
-    table: SnapshotTable,
+    scope: DashScope,
     *,
     visible: QuerySet[Account],
-    month: dt.date,
     day: dt.date | None,
-    window: int = DROP_WINDOW_DAYS,
+    window: int = DROPS_WINDOW,
 ) -> Drops | None:
     """The scope's accounts whose score fell most over `window` days, as ranked by last
-    night's snapshot. One query: those few accounts (limited to what the viewer may see),
-    each joined to its scores of both days through the (account, day) index, with the
-    components that say what moved."""
+    night's rollup (HealthMover), limited to what the viewer may see; one query."""
     if day is None:
         return None
-    since = day - dt.timedelta(days=window)
-    ids = [
-        table.count(month, drop_metric(rank))
-        for rank in range(1, DROP_RANKS + 1)
-        if table.value(month, drop_metric(rank)) is not None
-    ]
-    if not ids:
-        return Drops(day=day, since=since, window=window, down=[])
-    rows = (
-        visible.filter(pk__in=ids)
-        .annotate(
-            now_row=FilteredRelation("health_scores", condition=Q(health_scores__day=day)),
-            then_row=FilteredRelation("health_scores", condition=Q(health_scores__day=since)),
+    rows = list(
+        HealthMover.objects.filter(
+            scope=scope.scope,
+            scope_key=scope.key,
+            window=window,
+            direction=HealthMover.Direction.DOWN,
+            account__in=visible.order_by().values("pk"),
         )
-        .order_by()
+        .order_by("rank")
         .values(
-            "id",
-            "name",
-            "owner__first_name",
-            "owner__last_name",
-            "owner__username",
-            now=F("now_row__score"),
-            then=F("then_row__score"),
-            band_now=F("now_row__band"),
-            override_now=F("now_row__override_id"),
-            components_now=F("now_row__components"),
-            components_then=F("then_row__components"),
+            "day",
+            "account_id",
+            "account__name",
+            "account__owner__first_name",
+            "account__owner__last_name",
+            "account__owner__username",
+            "score_then",
+            "score_now",
+            "band_now",
+            "overridden",
+            "moves",
         )
     )
+    if rows:
+        # The day the rollup ranked, which the falls are measured to.
+        day = rows[0]["day"]
+    since = day - dt.timedelta(days=window)
     url = _url_maker("accounts:account_detail")
     down = []
     for row in rows:
-        now, then = row["now"], row["then"]
-        if now is None or then is None or now >= then:
-            # Scored again since the snapshot ranked it: it no longer fell.
-            continue
+        now, then = row["score_now"], row["score_then"]
         band, band_label = band_cell(row["band_now"], now)
         down.append(
             DropLine(
-                pk=str(row["id"]),
-                url=url(row["id"]),
-                name=row["name"],
+                pk=str(row["account_id"]),
+                url=url(row["account_id"]),
+                name=row["account__name"],
                 owner=person_name(
-                    row["owner__first_name"], row["owner__last_name"], row["owner__username"]
+                    row["account__owner__first_name"],
+                    row["account__owner__last_name"],
+                    row["account__owner__username"],
                 ),
                 scores=f"{then} → {now}",
                 change=f"{MINUS}{then - now}",
                 band=band,
                 band_label=band_label.split(" ")[0],
-                moves=", ".join(
-                    str(move)
-                    for move in component_moves(row["components_now"], row["components_then"])
-                ),
-                overridden=row["override_now"] is not None,
+                moves=", ".join(str(move) for move in stored_moves(row["moves"])),
+                overridden=row["overridden"],
                 fall=then - now,
             )
         )
-    down.sort(key=lambda line: (-line.fall, line.name, int(line.pk)))
     return Drops(day=day, since=since, window=window, down=down)
 
 

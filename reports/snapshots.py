@@ -19,10 +19,8 @@ from the accounts' *current* attributes), one MetricSnapshot row per metric:
 
 The current month's rows also hold today's work-list figures, so the dashboard never
 aggregates live accounts: `renewals_<30|60|90>_accounts` / `_arr` (live accounts renewing
-within the window) and `health_drop_7d:01` … `:10`, the scope's accounts whose score fell
-most over 7 days, ranked: `value` is the fall in points and `count` carries the account's
-id (None and 0 for an empty rank). That last use of `count` is a stopgap for a small
-ranked table of its own.
+within the window). The health rollups (band trend and movers per scope, in
+reports.health_rollups) are rebuilt in the same transaction.
 
 `value` is None when a metric has no data (no answers, no scores), never 0; counts of
 things (interactions, overdue tasks) are a real 0. `count` is what the value came from.
@@ -88,6 +86,7 @@ from health.retention import (
     scope_plan_load,
     window_contracts_load,
 )
+from reports.health_rollups import health_rollups_recompute
 from reports.models import MetricSnapshot, Scope
 
 # A contract due in a quarter is renewed when a successor starts within 30 days after it
@@ -97,12 +96,8 @@ RENEWAL_WINDOW_DAYS = 30
 # 2,000 rows of 7 columns stay well under PostgreSQL's 65,535 parameters per statement.
 UPSERT_BATCH = 2_000
 QUARTER_PREFIX = "quarter:"
-# Today's work lists, on the current month's rows: live accounts renewing within each window,
-# and the accounts whose score fell most over DROP_WINDOW_DAYS (their ids, ranked).
+# Today's work list, on the current month's rows: live accounts renewing within each window.
 RENEWAL_WINDOWS = (30, 60, 90)
-DROP_WINDOW_DAYS = 7
-DROP_RANKS = 10
-DROP_METRIC = f"health_drop_{DROP_WINDOW_DAYS}d"
 
 BANDS = ("red", "yellow", "green")
 ZERO = Decimal("0")
@@ -605,67 +600,6 @@ def renewal_figures(parts: Sequence[Number]) -> dict[str, Figure]:
     return figures
 
 
-def drop_metric(rank: int) -> str:
-    """ "health_drop_7d:01": the scope's account with the rank-th largest score drop."""
-    return f"{DROP_METRIC}:{rank:02d}"
-
-
-def health_drops_by_scope(
-    plan: ScopePlan, *, day: dt.date, window: int = DROP_WINDOW_DAYS, ranks: int = DROP_RANKS
-) -> dict[ScopeKey, list[tuple[int, int]]]:
-    """Each scope's accounts whose score fell most from `day - window` to `day`, as (drop
-    in points, account id), largest fall first; two queries (one per day) over all accounts.
-
-    Live, this is a join of two days of scores for every account (0.2–0.4 s at 50,000
-    accounts); the dashboard reads these ranks instead and fetches the few accounts named.
-    """
-    now = dict(HealthScore.objects.filter(day=day).order_by().values_list("account_id", "score"))
-    then = dict(
-        HealthScore.objects.filter(day=day - dt.timedelta(days=window))
-        .order_by()
-        .values_list("account_id", "score")
-    )
-    drops = sorted(
-        (now[account_id] - then[account_id], account_id)
-        for account_id in now.keys() & then.keys()
-        if now[account_id] < then[account_id]
-    )
-    ranked: dict[ScopeKey, list[tuple[int, int]]] = defaultdict(list)
-
-    def keep(key: ScopeKey, drop: tuple[int, int]) -> None:
-        listed = ranked[key]
-        if len(listed) < ranks:
-            listed.append(drop)
-
-    for drop in drops:
-        account_id = drop[1]
-        keep((Scope.COMPANY, ""), drop)
-        combination = plan.combination_of.get(account_id)
-        if combination is not None:
-            team_id, owner_id, tier = plan.combinations[combination]
-            if team_id is not None:
-                keep((Scope.TEAM, str(team_id)), drop)
-            if owner_id is not None:
-                keep((Scope.CSM, str(owner_id)), drop)
-            keep((Scope.TIER, tier), drop)
-        for segment_id in plan.segments_of.get(account_id, ()):
-            keep((Scope.SEGMENT, str(segment_id)), drop)
-    return dict(ranked)
-
-
-def drop_figures(drops: Sequence[tuple[int, int]]) -> dict[str, Figure]:
-    """Every rank gets a row, empty ranks (value None) too, so a shorter list tonight
-    replaces a longer one from last night. `count` carries the account's id."""
-    figures: dict[str, Figure] = {}
-    for rank in range(1, DROP_RANKS + 1):
-        if rank <= len(drops):
-            points, account_id = drops[rank - 1]
-            figures[drop_metric(rank)] = (Decimal(points), account_id)
-        else:
-            figures[drop_metric(rank)] = (None, 0)
-    return figures
-
-
 def latest_scored_day(*, today: dt.date) -> dt.date | None:
     return HealthScore.objects.filter(day__lte=today).aggregate(last=Max("day"))["last"]
 
@@ -755,7 +689,8 @@ def metric_snapshots_recompute(
     step: Progress = progress or (lambda _n: None)
     window = Window.of(today=today, months=months)
 
-    plan = scope_plan_load(account_facts_load(), today=today)
+    facts = account_facts_load()
+    plan = scope_plan_load(facts, today=today)
     per_month: dict[Family, PerMonth] = {
         SCORES: score_parts_load(window),
         INVITATIONS: invitation_parts_load(window),
@@ -803,11 +738,6 @@ def metric_snapshots_recompute(
 
     # Today's lists: the current month only.
     rows.add(window.current, RENEWALS, _fold(renewal_parts(today=today), plan, RENEWALS.width))
-    latest = latest_scored_day(today=today)
-    drops = health_drops_by_scope(plan, day=latest) if latest is not None else {}
-    rows.add_figures(
-        window.current, {key: drop_figures(drops.get(key, [])) for key in plan.keys}, prefix=""
-    )
 
     for quarter, quarter_end in zip(window.quarters, quarter_ends, strict=True):
         started = [month for month in quarter_months(quarter) if month in usage_raw]
@@ -832,6 +762,8 @@ def metric_snapshots_recompute(
         scope_keys=plan.keys,
         always=window.current,
     )
+    # The health page's trend and movers, and the dashboard's falls, from the same plan.
+    health_rollups_recompute(today=today, plan=plan, facts=facts)
     step(1)
     return len(rows.rows)
 

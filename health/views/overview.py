@@ -18,9 +18,12 @@ from health.selectors import (
     STALE_AFTER_DAYS,
     band_distribution,
     band_trend,
+    band_trend_stored,
     data_freshness,
     health_movers,
+    health_movers_stored,
     health_scope_accounts,
+    rollup_scope_for,
     score_days,
     stale_scores,
 )
@@ -62,7 +65,21 @@ def health_overview(request: AuthenticatedRequest) -> HttpResponse:
         ),
     )
     if days.latest is not None:
-        trend = band_trend(accounts, days=days.month_ends)
+        rollup = rollup_scope_for(
+            user=request.user,
+            segment=form.cleaned_data["segment"],
+            team=form.cleaned_data["team"],
+            csm=form.cleaned_data["csm"],
+        )
+        if rollup is not None:
+            # One scope the nightly job ranked: read its rows rather than every score.
+            stored = band_trend_stored(rollup)
+            trend = stored.trend
+            movers, _ = health_movers_stored(rollup, day=days.latest, window=form.movers_window)
+            context.update(rollup_computed_at=stored.computed_at, rollup_missing=not trend.days)
+        else:
+            trend = band_trend(accounts, days=days.month_ends)
+            movers = health_movers(accounts, day=days.latest, window=form.movers_window)
         context.update(
             trend=trend,
             trend_accounts_fig=band_trend_figure(
@@ -71,7 +88,7 @@ def health_overview(request: AuthenticatedRequest) -> HttpResponse:
             trend_arr_fig=band_trend_figure(
                 days=trend.days, values=trend.arr, y_title="ARR (current)", money=True
             ),
-            movers=health_movers(accounts, day=days.latest, window=form.movers_window),
+            movers=movers,
             stale=stale_scores(accounts, day=days.latest),
         )
     return render(request, "health/overview.html", context)

@@ -166,9 +166,7 @@ def _dashboard_page(
         ),
         at_risk=accounts_at_risk(accounts, today=today),
         arr_at_risk_now=table.retention.get(month_floor(today)),
-        drops=health_drops(
-            table, visible=accounts, month=month_floor(today), day=latest_scored_day(today=today)
-        ),
+        drops=health_drops(scope, visible=accounts, day=latest_scored_day(today=today)),
         **_dashboard_figures(series, now.bridge, period_label=period.label),
     )
     return render(request, template, context)

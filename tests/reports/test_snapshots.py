@@ -23,11 +23,10 @@ from django.utils import timezone
 
 from accounts.models import Account, Contract, Segment, SegmentMembership, Task, Team
 from feedback.models import FollowUp, Survey, SurveyCampaign, SurveyInvitation
-from health.models import HealthScore, ScorecardVersion
+from health.models import HealthMover, HealthScore, ScorecardVersion
 from reports.models import MetricSnapshot, Scope
 from reports.snapshots import (
     QUARTER_PREFIX,
-    drop_metric,
     metric_snapshots_recompute,
 )
 from tests.factories import (
@@ -423,23 +422,27 @@ def test_renewal_windows_of_today_count_live_accounts(computed, outsider):
 
 def test_the_largest_health_drops_are_ranked_per_scope(computed, teammate):
     p = computed
+
+    def falls(scope=Scope.COMPANY, key=""):
+        rows = HealthMover.objects.filter(
+            scope=scope, scope_key=str(key), window=7, direction=HealthMover.Direction.DOWN
+        ).order_by("rank")
+        return [(row.rank, row.account_id, row.score_then - row.score_now) for row in rows]
+
     # 12 -> 19 May: Acme 70 -> 35 (-35), Birch 60 -> 55 (-5); Cedar rose.
-    assert snap(MAY, drop_metric(1)) == (Decimal("-35"), p["acme"].pk)
-    assert snap(MAY, drop_metric(2)) == (Decimal("-5"), p["birch"].pk)
-    assert snap(MAY, drop_metric(3)) == (None, 0)
-    assert snap(MAY, drop_metric(1), Scope.SEGMENT, p["scaled"].pk) == (
-        Decimal("-5"),
-        p["birch"].pk,
-    )
-    assert snap(MAY, drop_metric(1), Scope.CSM, teammate.pk) == (None, 0)
+    assert falls() == [(1, p["acme"].pk, 35), (2, p["birch"].pk, 5)]
+    assert falls(Scope.SEGMENT, p["scaled"].pk) == [(1, p["birch"].pk, 5)]
+    assert falls(Scope.CSM, teammate.pk) == []
+    # The falls no longer live among the metric snapshots.
+    assert not MetricSnapshot.objects.filter(metric__startswith="health_drop_").exists()
 
 
 def test_every_scope_gets_every_row(computed):
     # Scopes: company, 3 tiers, 2 teams, 2 segments, 3 CSMs = 11. Each month 17 metrics, the
-    # current month 6 renewal and 10 drop rows more; 5 quarters (Q2 2025 to Q2 2026) of 20.
+    # current month 6 renewal rows more; 5 quarters (Q2 2025 to Q2 2026) of 20.
     scopes = 11
     assert MetricSnapshot.objects.values("scope", "scope_key").distinct().count() == scopes
-    assert MetricSnapshot.objects.count() == scopes * (13 * 17 + 6 + 10 + 5 * 20)
+    assert MetricSnapshot.objects.count() == scopes * (13 * 17 + 6 + 5 * 20)
 
 
 def test_a_rerun_replaces_rows_and_never_duplicates(computed):
