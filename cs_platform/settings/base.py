@@ -46,6 +46,11 @@ INSTALLED_APPS = [
     "journeys",
     "feedback",
     "reports",
+    # Sign-in: failed-login cool-off, two-factor (TOTP + recovery codes), session limits.
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "accounts.security",
 ]
 
 MIDDLEWARE = [
@@ -57,6 +62,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    # After messages, so that a session ended for idleness can say so on the login page.
+    "accounts.security.middleware.SessionLimitsMiddleware",
+    "accounts.security.middleware.AdminTwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
 ]
@@ -100,6 +109,43 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+
+# --- Sign-in security (django-allauth account + mfa; see accounts/security/) ---
+# A session ends after this long without a request, and in any case this long after sign-in.
+SESSION_IDLE_TIMEOUT_SECONDS = env_int("SESSION_IDLE_TIMEOUT_MINUTES", default=60) * 60
+SESSION_MAX_AGE_SECONDS = env_int("SESSION_MAX_AGE_HOURS", default=12) * 60 * 60
+if SESSION_IDLE_TIMEOUT_SECONDS <= 0 or SESSION_MAX_AGE_SECONDS <= 0:
+    raise ImproperlyConfigured(
+        "SESSION_IDLE_TIMEOUT_MINUTES and SESSION_MAX_AGE_HOURS must be at least 1."
+    )
+# The stored session and its cookie never outlive the absolute limit.
+SESSION_COOKIE_AGE = SESSION_MAX_AGE_SECONDS
+# Failed sign-ins counted per client address and per username over a sliding window; a
+# throttled attempt is refused (even with the right password) until failures leave the
+# window. Nothing is locked for good, so an attacker cannot lock a colleague out for longer.
+LOGIN_COOLOFF_MINUTES = env_int("LOGIN_COOLOFF_MINUTES", default=15)
+LOGIN_FAILURES_PER_USERNAME = env_int("LOGIN_FAILURES_PER_USERNAME", default=5)
+LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", default=20)
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": (
+        f"{LOGIN_FAILURES_PER_ADDRESS}/{LOGIN_COOLOFF_MINUTES}m/ip,"
+        f"{LOGIN_FAILURES_PER_USERNAME}/{LOGIN_COOLOFF_MINUTES}m/key"
+    ),
+}
+# Proxies in front of the app that append to X-Forwarded-For (0: use the socket address).
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", default=0)
+ACCOUNT_ADAPTER = "accounts.security.adapter.PlatformAccountAdapter"
+ACCOUNT_FORMS = {"login": "accounts.security.forms.PlatformLoginForm"}
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+# No "remember me": the cookie ends with the browser, the stored session at the limits above.
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_LOGOUT_ON_GET = False
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "CS Platform"
+# On: an administrator without an authenticator app sees only the setup page.
+MFA_REQUIRED_FOR_ADMINS = env_bool("MFA_REQUIRED_FOR_ADMINS", default=False)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_time_zone("TIME_ZONE", default="UTC")
