@@ -25,11 +25,16 @@ class JobRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     rows = models.PositiveIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # Set when the run's work continues in other tasks after the one that started it
+    # returned (the health chord): until then the run counts as in flight and a new run of
+    # the job is skipped; past it, the run is presumed lost (its messages or worker gone).
+    lease_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
         indexes = [
-            # "Last successful run of each job" on the health page.
+            # "Last successful run of each job" and "today's run" on the health page; a run in
+            # flight or lost (status running) when a job starts.
             models.Index(fields=["job", "status", "-started_at"], name="job_run_job_status_idx"),
         ]
 

@@ -38,6 +38,13 @@ def health_run_finish(*, run_id: int, day: dt.date) -> HealthRun:
     return run
 
 
+def health_run_fail(*, run_id: int, error: str) -> None:
+    """Record a run whose chord failed (a chunk out of retries): its finishing step never runs."""
+    HealthRun.objects.filter(pk=run_id, status=HealthRun.Status.RUNNING).update(
+        status=HealthRun.Status.FAILED, error=error[:2000], finished_at=timezone.now()
+    )
+
+
 def health_scores_recompute(
     *, day: dt.date, progress: Callable[[int], None] | None = None
 ) -> HealthRun:

@@ -9,10 +9,11 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
+from accounts.jobs import MONTHLY_REPORT, JobAlreadyRunning, job_run
 from accounts.models import User
 from accounts.selectors.access import local_today
 from reports.models import MonthlyReport
-from reports.monthly import month_parse, report_month_default
+from reports.monthly import month_key, month_parse, report_month_default
 from reports.services_monthly import DeliveryFailed, monthly_report_generate, report_delivery_send
 
 # Only errors a retry can cure: the database or broker briefly unreachable.
@@ -26,7 +27,7 @@ def monthly_report_generate_task(
     *,
     only_if_missing: bool = False,
     notify: bool = True,
-) -> int:
+) -> int | None:
     """Generate the report of `month_iso` ("2026-10"; default: the month before today's) and
     return its version.
 
@@ -34,15 +35,30 @@ def monthly_report_generate_task(
     (a redelivered message, beat firing twice) finds the report and neither bumps its version
     nor emails anyone again. Regenerating is the explicit path (the page, the command).
     Not acks_late: a generation half done rolls back, and a lost one is rerun by hand.
+
+    One run of the monthly report job (rows: 1 when a version was generated, 0 when
+    only_if_missing found one); None when another generation is in progress, so two
+    requests never race for the same version number.
     """
     today = local_today()
     month = month_parse(month_iso) if month_iso else report_month_default(today=today)
-    if only_if_missing:
-        existing = MonthlyReport.objects.filter(month=month).values_list("version", flat=True)
-        if existing:
-            return existing[0]
-    by = User.objects.filter(pk=by_id).first() if by_id else None
-    return monthly_report_generate(month=month, by=by, today=today, notify=notify).version
+    try:
+        with job_run(MONTHLY_REPORT.name, month_key(month)) as run:
+            if only_if_missing:
+                existing = MonthlyReport.objects.filter(month=month).values_list(
+                    "version", flat=True
+                )
+                if existing:
+                    run.rows = 0
+                    return existing[0]
+            by = User.objects.filter(pk=by_id).first() if by_id else None
+            version = monthly_report_generate(
+                month=month, by=by, today=today, notify=notify
+            ).version
+            run.rows = 1
+    except JobAlreadyRunning:
+        return None
+    return version
 
 
 @shared_task(

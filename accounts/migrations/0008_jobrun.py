@@ -37,6 +37,7 @@ class Migration(migrations.Migration):
                 ("finished_at", models.DateTimeField(blank=True, null=True)),
                 ("rows", models.PositiveIntegerField(blank=True, null=True)),
                 ("error", models.TextField(blank=True)),
+                ("lease_until", models.DateTimeField(blank=True, null=True)),
             ],
             options={
                 "ordering": ["-started_at"],

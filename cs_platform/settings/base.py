@@ -225,10 +225,18 @@ CELERY_TASK_ACKS_LATE = True
 # With acks_late alone a killed pool child still acks; this makes Redis redeliver (FIELD-NOTES).
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 # A task stuck past these limits is killed rather than holding a worker forever.
 CELERY_TASK_SOFT_TIME_LIMIT = 30 * 60
 CELERY_TASK_TIME_LIMIT = 35 * 60
+# Redis hands an unacknowledged message to another worker after the visibility timeout, so
+# it must outlast the longest task (the hard limit) plus the longest countdown a message
+# waits unacknowledged in a worker (retry backoffs of up to an hour): shorter, and a healthy
+# task or a scheduled retry runs twice. The cost: a whole worker lost is redelivered this late.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
+# Fault injection for the worker-kill test only: each health chunk task waits this many
+# milliseconds after writing its rows, so the test can kill the worker between the write and
+# the acknowledgement. Always 0 outside that test.
+FAULT_INJECTION_HEALTH_CHUNK_DELAY_MS = env_int("FAULT_INJECTION_HEALTH_CHUNK_DELAY_MS", default=0)
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 200
 
 CACHES = {

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from accounts.http import AuthenticatedRequest
+from accounts.jobs import job_status_rows
 from accounts.selectors.access import accounts_visible_to, local_today
 from health.charts import band_distribution_figure, band_trend_figure
 from health.forms import HealthScopeForm
@@ -40,6 +41,7 @@ def health_overview(request: AuthenticatedRequest) -> HttpResponse:
         "today": today,
         "stale_after_days": STALE_AFTER_DAYS,
         "freshness": data_freshness(today=today),
+        "job_status": job_status_rows(today=today),
     }
     if not form.is_valid():
         # An invalid scope (another team, a CSM one may not see) shows nothing rather than

@@ -10,6 +10,7 @@ import time
 import pytest
 from django.conf import settings
 
+from accounts.job_models import JobRun
 from accounts.models import UsageRecord
 from health import tasks
 from health.models import HealthRun, HealthScore
@@ -47,11 +48,7 @@ def celery_worker_on_redis():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_nightly_recompute_runs_as_a_chord_on_a_real_worker(
-    owner, celery_worker_on_redis, monkeypatch
-):
-    # Two chunks of 2 accounts each, so the chord really fans out.
-    monkeypatch.setattr("health.recompute.CHUNK_SIZE", 2)
+def test_the_nightly_recompute_runs_as_a_chord_on_a_real_worker(owner, celery_worker_on_redis):
     accounts = [AccountFactory(owner=owner, start_date=dt.date(2025, 1, 1)) for _ in range(4)]
     UsageRecord.objects.bulk_create(
         UsageRecord(
@@ -65,13 +62,15 @@ def test_the_nightly_recompute_runs_as_a_chord_on_a_real_worker(
         for n in range(3)
     )
 
-    tasks.health_scores_recompute_task.delay(DAY.isoformat())
+    # Two chunks of 2 accounts each, so the chord really fans out.
+    tasks.health_scores_recompute_task.delay(DAY.isoformat(), chunk_size=2)
 
     deadline = time.monotonic() + 60
     run = None
     while time.monotonic() < deadline:
         run = HealthRun.objects.filter(day=DAY).first()
-        if run and run.status != HealthRun.Status.RUNNING:
+        finished = JobRun.objects.filter(job="health_scores").exclude(status=JobRun.Status.RUNNING)
+        if run and run.status != HealthRun.Status.RUNNING and finished.exists():
             break
         time.sleep(0.3)
     assert run is not None
@@ -80,3 +79,11 @@ def test_the_nightly_recompute_runs_as_a_chord_on_a_real_worker(
     # usage 4/8 = 0.5 -> (0.5-0.1)/0.7 = 57 points; adoption 0.5 -> 67 points; support has
     # no source connected, no trend, sentiment or contacts: (30*57 + 15*67) / 45 = 60.3 -> 60.
     assert sorted(HealthScore.objects.filter(day=DAY).values_list("score", flat=True)) == [60] * 4
+    # The starter handed its run off; the finisher resumed and closed the same row.
+    job = JobRun.objects.get(job="health_scores")
+    assert (job.period, job.status, job.rows, job.lease_until) == (
+        DAY.isoformat(),
+        JobRun.Status.SUCCEEDED,
+        4,
+        None,
+    )

@@ -7,7 +7,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from accounts.jobs import HEALTH_BACKTEST, JobAlreadyRunning, job_run
 from accounts.models import Segment
+from accounts.selectors.access import local_today
 from health.backtest import HORIZONS
 from health.services_validation import backtest_run
 
@@ -32,9 +34,19 @@ class Command(BaseCommand):
             if segment is None:
                 raise CommandError(f"No segment with id {options['segment']}.")
         try:
-            backtest = backtest_run(horizon_days=options["horizon"], segment=segment)
+            if segment is None:
+                # The whole portfolio: one run of the weekly backtest job.
+                with job_run(HEALTH_BACKTEST.name, local_today().isoformat()) as run:
+                    backtest = backtest_run(horizon_days=options["horizon"], segment=None)
+                    run.rows = backtest.data["observations"]
+            else:
+                backtest = backtest_run(horizon_days=options["horizon"], segment=segment)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
+        except JobAlreadyRunning:
+            raise CommandError(
+                "Another whole-portfolio backtest is in progress; this one was skipped."
+            ) from None
         data = backtest.data
         self.stdout.write(
             f"{data['observations']:,} observations on {data['sample_dates']} date"

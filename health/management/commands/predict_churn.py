@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from accounts.jobs import CHURN_RISK, job_execute
 from accounts.selectors.access import local_today
 from health.churn_risk import churn_predictions_compute, risk_model_load
 
@@ -30,7 +31,13 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         day = options["date"] or local_today()
-        written = churn_predictions_compute(today=day)
+        written = job_execute(
+            CHURN_RISK, day.isoformat(), lambda: churn_predictions_compute(today=day)
+        )
+        if written is None:
+            raise CommandError(
+                "Another run of the churn risk is in progress; this one was skipped."
+            )
         model = risk_model_load()
         if model is None:
             self.stdout.write(

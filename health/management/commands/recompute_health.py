@@ -3,6 +3,7 @@ import datetime as dt
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from accounts.jobs import HEALTH_SCORES, JobAlreadyRunning, job_run
 from accounts.models import Account
 from accounts.selectors.access import local_today
 from health.services import health_scores_recompute
@@ -45,7 +46,15 @@ class Command(BaseCommand):
         ) as bar:
             for day in days:
                 bar.set_postfix_str(day.isoformat())
-                run = health_scores_recompute(day=day, progress=bar.update)
+                try:
+                    with job_run(HEALTH_SCORES.name, day.isoformat()) as job:
+                        run = health_scores_recompute(day=day, progress=bar.update)
+                        job.rows = run.accounts_scored
+                except JobAlreadyRunning:
+                    raise CommandError(
+                        f"{day}: another run of the health scores is in progress; "
+                        "this one was skipped."
+                    ) from None
                 bar.update(max(0, total_accounts - run.accounts_scored))
                 self.stdout.write(
                     f"{day}: {run.accounts_scored} accounts scored, "

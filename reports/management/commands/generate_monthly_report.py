@@ -7,9 +7,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from accounts.jobs import MONTHLY_REPORT, JobAlreadyRunning, job_run
 from accounts.selectors.access import local_today
 from reports.models import ReportDelivery
-from reports.monthly import month_label, month_parse, report_month_default
+from reports.monthly import month_key, month_label, month_parse, report_month_default
 from reports.services_monthly import monthly_report_generate
 
 
@@ -37,14 +38,20 @@ class Command(BaseCommand):
                 if options["month"]
                 else report_month_default(today=today)
             )
-            report = monthly_report_generate(
-                month=month,
-                today=today,
-                notify=not options["no_email"],
-                charts=not options["no_charts"],
-            )
+            with job_run(MONTHLY_REPORT.name, month_key(month)) as run:
+                report = monthly_report_generate(
+                    month=month,
+                    today=today,
+                    notify=not options["no_email"],
+                    charts=not options["no_charts"],
+                )
+                run.rows = 1
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
+        except JobAlreadyRunning:
+            raise CommandError(
+                "Another generation of a monthly report is in progress; this one was skipped."
+            ) from None
         deliveries = ReportDelivery.objects.filter(report=report, version=report.version).count()
         self.stdout.write(
             self.style.SUCCESS(

@@ -4,6 +4,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from accounts.jobs import METRIC_SNAPSHOTS, RETENTION_SNAPSHOTS, job_execute
 from accounts.selectors.access import local_today
 from health.models import RetentionSnapshot
 from health.retention import month_floor, recompute_steps, retention_snapshots_recompute
@@ -56,8 +57,18 @@ class Command(BaseCommand):
         with tqdm(
             total=recompute_steps(months=count), unit="step", desc="Retention", file=self.stderr
         ) as bar:
-            written = retention_snapshots_recompute(
-                today=today, months=months, only_month=only_month, progress=bar.update
+            # One month alone is recorded under that month, so it does not pass for the
+            # night's full run.
+            written = job_execute(
+                RETENTION_SNAPSHOTS,
+                f"{only_month:%Y-%m}" if only_month else today.isoformat(),
+                lambda: retention_snapshots_recompute(
+                    today=today, months=months, only_month=only_month, progress=bar.update
+                ),
+            )
+        if written is None:
+            raise CommandError(
+                "Another run of the retention snapshots is in progress; this one was skipped."
             )
         elapsed = time.monotonic() - started
 
@@ -76,6 +87,14 @@ class Command(BaseCommand):
         from reports.snapshots import metric_snapshots_recompute
 
         started = time.monotonic()
-        rows = metric_snapshots_recompute(today=today, months=max(13, count))
+        rows = job_execute(
+            METRIC_SNAPSHOTS,
+            today.isoformat(),
+            lambda: metric_snapshots_recompute(today=today, months=max(13, count)),
+        )
+        if rows is None:
+            raise CommandError(
+                "Another run of the metric snapshots is in progress; this one was skipped."
+            )
         self.stdout.write(f"{rows} dashboard metric rows in {time.monotonic() - started:.1f} s.")
         self.stdout.write(self.style.SUCCESS("Done."))

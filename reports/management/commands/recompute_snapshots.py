@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from accounts.jobs import METRIC_SNAPSHOTS, job_execute
 from accounts.selectors.access import local_today
 from reports.models import MetricSnapshot, Scope
 from reports.snapshots import metric_snapshots_recompute, recompute_steps
@@ -51,7 +52,15 @@ class Command(BaseCommand):
             desc="Metric snapshots",
             file=self.stderr,
         ) as bar:
-            written = metric_snapshots_recompute(today=today, months=months, progress=bar.update)
+            written = job_execute(
+                METRIC_SNAPSHOTS,
+                today.isoformat(),
+                lambda: metric_snapshots_recompute(today=today, months=months, progress=bar.update),
+            )
+        if written is None:
+            raise CommandError(
+                "Another run of the metric snapshots is in progress; this one was skipped."
+            )
         elapsed = time.monotonic() - started
         self.stdout.write(f"{written:,} snapshot rows for {months} month(s) in {elapsed:.1f} s.")
         company = dict(
