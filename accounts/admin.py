@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.http import HttpRequest
 
+from accounts.audit_models import AuditEntry
 from accounts.models import (
     Account,
     Contact,
@@ -152,3 +154,35 @@ class SupportTicketAdmin(admin.ModelAdmin):
     list_select_related = ["account"]
     raw_id_fields = ["account"]
     date_hierarchy = "opened_at"
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read-only for everyone, superusers included: the audit log is append-only."""
+
+    list_display = ["at", "actor_label", "ip_address", "action", "object_type", "object_label"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["actor_label", "object_label", "object_id"]
+    date_hierarchy = "at"
+    readonly_fields = [
+        "at",
+        "actor",
+        "actor_label",
+        "ip_address",
+        "action",
+        "object_type",
+        "object_id",
+        "object_label",
+        "changes",
+        "details",
+    ]
+    raw_id_fields = ["actor"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AuditEntry | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: AuditEntry | None = None) -> bool:
+        return False

@@ -19,6 +19,7 @@ _NAVIGATION: list[tuple[str, str, set[str]]] = [
     ("Imports", "accounts:import_upload", {"admin", "manager"}),
     ("API tokens", "api_tokens:list", {"admin", "manager", "csm", "executive"}),
     ("Webhooks", "webhooks:list", {"admin"}),
+    ("Audit log", "audit:list", {"admin"}),
 ]
 
 

@@ -510,6 +510,7 @@ class SupportTicket(models.Model):
 
 
 from accounts.api_tokens import ApiToken  # noqa: E402, F401
+from accounts.audit_models import AuditEntry  # noqa: E402, F401  (registered with this app)
 from accounts.import_models import ImportJob  # noqa: E402, F401  (registered with this app)
 from accounts.job_models import JobRun  # noqa: E402, F401
 from accounts.webhook_models import WebhookDelivery, WebhookEndpoint  # noqa: E402, F401

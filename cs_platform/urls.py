@@ -28,6 +28,7 @@ urlpatterns = [
     path("api/", include("cs_platform.api.urls")),
     path("settings/api-tokens/", include("accounts.urls_api_tokens")),
     path("settings/webhooks/", include("accounts.urls_webhooks")),
+    path("settings/audit/", include("accounts.urls_audit")),
     # The public survey page: no login (see LoginRequiredMiddleware exemptions in its views).
     path("s/", include(("feedback.urls_public", "public_survey"))),
     path("", dashboards.home, name="home"),

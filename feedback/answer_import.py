@@ -21,6 +21,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.audit import Action, audit_record, ids_sample
 from accounts.csv_import import CsvFileError, RowError, csv_text_decode
 from accounts.models import Contact
 from feedback.models import FollowUp, Survey, SurveyAnswer
@@ -323,12 +324,27 @@ def answers_import_write(
         today_iso = timezone.localdate(now).isoformat()
         account_ids = sorted(recent_accounts)
         transaction.on_commit(lambda: playbooks_run_task.delay(today_iso, account_ids))
-    return AnswerImportResult(
+    result = AnswerImportResult(
         rows_total=total,
         rows_new=plan.rows_new,
         rows_updated=plan.rows_updated,
         follow_ups_opened=FollowUp.objects.count() - follow_ups_before,
     )
+    # One entry for the file, not one per answer.
+    audit_record(
+        Action.IMPORT,
+        object_type="surveyanswer",
+        object_label=f"Survey answers: {total} rows",
+        details={
+            "kind": "survey_answers",
+            "rows_total": result.rows_total,
+            "rows_new": result.rows_new,
+            "rows_updated": result.rows_updated,
+            "follow_ups_opened": result.follow_ups_opened,
+            "external_ids_sample": ids_sample(row.external_id for row in plan.rows),
+        },
+    )
+    return result
 
 
 def answers_import(

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.audit import Action, audit_record
 from accounts.models import Account, User
 from accounts.selectors.access import local_today
 from health.models import HealthOverride, HealthScore, ScorecardVersion
@@ -100,12 +101,15 @@ def health_override_create(
     # other, and the later one's override is the one in force.
     Account.objects.select_for_update().filter(pk=account.pk).values_list("pk").first()
     now = timezone.now()
-    HealthOverride.objects.filter(
+    in_force = HealthOverride.objects.filter(
         account=account, revoked_at__isnull=True, expires_on__gte=today
-    ).update(revoked_at=now, revoked_by=user, updated_at=now)
+    )
+    replaced = list(in_force.values("pk", "score"))
+    in_force.update(revoked_at=now, revoked_by=user, updated_at=now)
     override = HealthOverride.objects.create(
         account=account, score=score, reason=reason, expires_on=expires_on, created_by=user
     )
+    shown_before = account.health_score
 
     latest = _latest_score(account)
     if latest is not None:
@@ -116,6 +120,21 @@ def health_override_create(
     else:
         red_below, green_from = _thresholds_without_score()
         band = band_for(score, red_below=red_below, green_from=green_from)
+    for old in replaced:
+        audit_record(
+            Action.OVERRIDE_END,
+            actor=user,
+            obj=account,
+            changes={"override_score": [old["score"], None]},
+            details={"override_id": old["pk"], "replaced_by": override.pk},
+        )
+    audit_record(
+        Action.OVERRIDE_CREATE,
+        actor=user,
+        obj=account,
+        changes={"health_score": [shown_before, score], "override_score": [None, score]},
+        details={"override_id": override.pk, "reason": reason, "expires_on": expires_on},
+    )
     _account_health_set(account, score=score, band=str(band))
     return override
 
@@ -138,6 +157,13 @@ def health_override_revoke(*, override: HealthOverride, user: User) -> HealthOve
     locked.revoked_at, locked.revoked_by = now, user
     locked.save(update_fields=["revoked_at", "revoked_by", "updated_at"])
     override.revoked_at, override.revoked_by = locked.revoked_at, user
+    audit_record(
+        Action.OVERRIDE_END,
+        actor=user,
+        obj=override.account,
+        changes={"override_score": [locked.score, None]},
+        details={"override_id": locked.pk, "reason": locked.reason},
+    )
 
     account = override.account
     latest = _latest_score(account)

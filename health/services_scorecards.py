@@ -13,6 +13,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from accounts.audit import FROM_REQUEST, Action, audit_record, changes_between
 from accounts.models import Segment, User
 from health.models import Measure, Scorecard, ScorecardVersion
 from health.scoring import ComponentRule
@@ -118,7 +119,7 @@ def scorecard_version_create(
                 ]
             }
         )
-    return ScorecardVersion.objects.create(
+    version = ScorecardVersion.objects.create(
         scorecard=scorecard,
         number=current + 1,
         components=_components_json(components),
@@ -126,6 +127,26 @@ def scorecard_version_create(
         green_from=green_from,
         note=note,
         created_by=created_by,
+    )
+    _audit_version(scorecard=scorecard, version=version, created_by=created_by)
+    return version
+
+
+def _audit_version(
+    *, scorecard: Scorecard, version: ScorecardVersion, created_by: User | None
+) -> None:
+    fields = ("components", "red_below", "green_from")
+    previous = (
+        ScorecardVersion.objects.filter(scorecard=scorecard, number=version.number - 1)
+        .values(*fields)
+        .first()
+    ) or {}
+    audit_record(
+        Action.SCORECARD_VERSION,
+        actor=created_by if created_by is not None else FROM_REQUEST,
+        obj=scorecard,
+        changes=changes_between(previous, {f: getattr(version, f) for f in fields}),
+        details={"version": version.number, "version_id": version.pk, "note": version.note},
     )
 
 
@@ -225,4 +246,7 @@ def scorecard_active_set(*, scorecard: Scorecard, is_active: bool) -> Scorecard:
     except IntegrityError:
         scorecard.is_active = not is_active
         raise ValidationError("Another default scorecard was activated meanwhile.") from None
+    audit_record(
+        Action.SCORECARD_ACTIVE, obj=scorecard, changes={"is_active": [not is_active, is_active]}
+    )
     return scorecard

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from accounts.audit import FROM_REQUEST, Action, audit_record, changes_between
 from accounts.models import Account, User
 from accounts.selectors.access import local_today
 from accounts.services.webhooks import webhook_event_emit
@@ -32,6 +33,8 @@ from journeys.models import (
 AUTO_ADVANCE_RULE = "auto:milestones"
 REASON_MAX_LENGTH = 1000
 NOTE_MAX_LENGTH = 2000
+STAGE_FIELDS = ("name", "slug", "order", "target_days", "auto_advance", "description")
+MILESTONE_FIELDS = ("name", "target_days", "stuck_days", "is_required", "order", "description")
 
 
 def _enqueue_playbooks(account: Account) -> None:
@@ -82,6 +85,7 @@ def journey_start(
     StageTransition.objects.create(
         account=account, from_stage=None, to_stage=stage, at=at, by=by, rule=rule, reason=reason
     )
+    _audit_move(account, from_stage=None, to_stage=stage, by=by, rule=rule, reason=reason, at=at)
     _ensure_handoff(account, stage)
     _enqueue_playbooks(account)
     return journey
@@ -130,6 +134,15 @@ def journey_move(
     journey.stage = to_stage
     journey.entered_at = at
     journey.save(update_fields=["stage", "entered_at"])
+    _audit_move(
+        account,
+        from_stage=transition.from_stage,
+        to_stage=to_stage,
+        by=by,
+        rule=rule,
+        reason=reason,
+        at=at,
+    )
     _ensure_handoff(account, to_stage)
     _enqueue_playbooks(account)
     webhook_event_emit(
@@ -144,6 +157,40 @@ def journey_move(
         },
     )
     return transition
+
+
+def _audit_move(
+    account: Account,
+    *,
+    from_stage: Stage | None,
+    to_stage: Stage,
+    by: User | None,
+    rule: str,
+    reason: str,
+    at: dt.datetime,
+) -> None:
+    # A rule's move (by=None) happens inside someone's request: that person is its actor.
+    audit_record(
+        Action.STAGE_MOVE,
+        actor=by if by is not None else FROM_REQUEST,
+        obj=account,
+        changes={"stage": [from_stage.name if from_stage else None, to_stage.name]},
+        details={
+            "from_stage_id": from_stage.pk if from_stage else None,
+            "to_stage_id": to_stage.pk,
+            "rule": rule,
+            "reason": reason,
+            "at": at,
+        },
+    )
+
+
+def _audit_config(
+    obj: Stage | Milestone, *, fields: tuple[str, ...], before: dict[str, object]
+) -> None:
+    changes = changes_between(before, {f: getattr(obj, f) for f in fields})
+    if changes:
+        audit_record(Action.STAGE_CONFIG, obj=obj, changes=changes)
 
 
 @dataclass(frozen=True)
@@ -295,6 +342,7 @@ def stage_create(
     )
     stage.full_clean()
     stage.save()
+    _audit_config(stage, fields=STAGE_FIELDS, before={})
     return stage
 
 
@@ -309,6 +357,7 @@ def stage_update(
     auto_advance: bool,
     description: str = "",
 ) -> Stage:
+    before = {f: getattr(stage, f) for f in STAGE_FIELDS}
     stage.name = name
     stage.slug = slug
     stage.order = order
@@ -317,6 +366,7 @@ def stage_update(
     stage.description = description
     stage.full_clean()
     stage.save()
+    _audit_config(stage, fields=STAGE_FIELDS, before=before)
     return stage
 
 
@@ -333,9 +383,18 @@ def stages_reorder(*, stage_ids: list[int]) -> list[Stage]:
     aside = (max((s.order for s in stages.values()), default=0)) + 1
     for position, pk in enumerate(stage_ids):
         Stage.objects.filter(pk=pk).update(order=aside + position)
+    before = [stages[pk].name for pk in sorted(stages, key=lambda pk: stages[pk].order)]
     for position, pk in enumerate(stage_ids, start=1):
         Stage.objects.filter(pk=pk).update(order=position)
         stages[pk].order = position
+    after = [stages[pk].name for pk in stage_ids]
+    if before != after:
+        audit_record(
+            Action.STAGE_CONFIG,
+            object_type="stage",
+            object_label="Stage order",
+            changes={"order": [before, after]},
+        )
     return [stages[pk] for pk in stage_ids]
 
 
@@ -374,6 +433,7 @@ def milestone_create(
     )
     _milestone_check(milestone)
     milestone.save()
+    _audit_config(milestone, fields=MILESTONE_FIELDS, before={})
     return milestone
 
 
@@ -389,6 +449,7 @@ def milestone_update(
     description: str = "",
 ) -> Milestone:
     """Change a milestone. Statuses follow at once: they are computed, never stored."""
+    before = {f: getattr(milestone, f) for f in MILESTONE_FIELDS}
     milestone.name = name
     milestone.target_days = target_days
     milestone.stuck_days = stuck_days
@@ -397,4 +458,5 @@ def milestone_update(
     milestone.description = description
     _milestone_check(milestone)
     milestone.save()
+    _audit_config(milestone, fields=MILESTONE_FIELDS, before=before)
     return milestone

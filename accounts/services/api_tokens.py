@@ -19,6 +19,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.api_tokens import ApiToken, token_digest
+from accounts.audit import Action, audit_record
 from accounts.models import User
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,11 @@ def api_token_create(
         expires_at=expires_at,
     )
     logger.info("API token %s (%s) issued to user %s", token.pk, token.prefix, user.pk)
+    audit_record(
+        Action.TOKEN_CREATE,
+        obj=token,
+        details={"user_id": user.pk, "expires_at": expires_at},
+    )
     return token, secret
 
 
@@ -64,6 +70,13 @@ def api_token_revoke(*, token: ApiToken, by: User, now: dt.datetime | None = Non
     # Conditional: a double click keeps the first revocation time.
     if ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now):
         logger.info("API token %s (%s) revoked by user %s", token.pk, token.prefix, by.pk)
+        audit_record(
+            Action.TOKEN_REVOKE,
+            actor=by,
+            obj=token,
+            changes={"revoked_at": [None, now]},
+            details={"user_id": token.user_id},
+        )
     token.refresh_from_db(fields=["revoked_at"])
     return token
 

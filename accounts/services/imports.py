@@ -15,6 +15,7 @@ from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 
+from accounts.audit import Action, audit_record
 from accounts.csv_import import (
     MAX_FILE_BYTES,
     CsvFileError,
@@ -104,6 +105,19 @@ def import_job_confirm(*, job: ImportJob) -> bool:
     if not queued:
         return False
     job.status = ImportJob.Status.QUEUED
+    # One entry for the whole file, with the counts its preview promised.
+    audit_record(
+        Action.IMPORT,
+        obj=job,
+        object_label=f"{job.get_kind_display()}: {job.file_name}",
+        details={
+            "kind": job.kind,
+            "file_name": job.file_name,
+            "rows_total": job.rows_total,
+            "rows_new": job.rows_new,
+            "rows_updated": job.rows_updated,
+        },
+    )
     transaction.on_commit(lambda: csv_import_run_task.delay(job.pk))
     return True
 

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404
 
+from accounts.audit import Action, audit_record, changes_between, ids_sample
 from accounts.models import Account, Segment, SegmentMembership, Team, User
 from accounts.segment_rules import segment_rules_clean, segment_rules_q
 
@@ -33,9 +34,15 @@ def segment_create(
 ) -> Segment:
     """A new segment; rules are validated (ValidationError per rule key) for rule segments."""
     clean = segment_rules_clean(rules or {}) if kind == Segment.Kind.RULE else {}
-    return Segment.objects.create(
+    segment = Segment.objects.create(
         name=name, description=description, kind=kind, rules=clean, created_by=created_by
     )
+    audit_record(
+        Action.SEGMENT_CHANGE,
+        obj=segment,
+        changes=changes_between({}, {"name": name, "kind": kind, "rules": clean}),
+    )
+    return segment
 
 
 @transaction.atomic
@@ -44,11 +51,15 @@ def segment_update(
 ) -> Segment:
     """Rename, redescribe and (for rule segments) change the rules. The kind is fixed once
     created: switching would silently swap a hand-made list for a rule or back."""
+    before = {"name": segment.name, "description": segment.description, "rules": segment.rules}
     segment.name = name
     segment.description = description
     if segment.kind == Segment.Kind.RULE:
         segment.rules = segment_rules_clean(rules or {})
     segment.save(update_fields=["name", "description", "rules", "updated_at"])
+    after = {"name": segment.name, "description": segment.description, "rules": segment.rules}
+    if changes := changes_between(before, after):
+        audit_record(Action.SEGMENT_CHANGE, obj=segment, changes=changes)
     return segment
 
 
@@ -70,6 +81,11 @@ def segment_members_add(*, segment: Segment, account_ids: Iterable[int]) -> int:
     )
     if new:
         segment.save(update_fields=["updated_at"])
+        audit_record(
+            Action.SEGMENT_CHANGE,
+            obj=segment,
+            details={"members_added": len(new), "account_ids_sample": ids_sample(new)},
+        )
     return len(new)
 
 
@@ -78,11 +94,15 @@ def segment_members_remove(*, segment: Segment, account_ids: Iterable[int]) -> i
     """Remove accounts from a static segment; returns how many were removed."""
     if segment.kind != Segment.Kind.STATIC:
         raise ValueError("Only static segments have members removed by hand.")
-    removed, _ = SegmentMembership.objects.filter(
-        segment=segment, account_id__in=set(account_ids)
-    ).delete()
+    wanted = set(account_ids)
+    removed, _ = SegmentMembership.objects.filter(segment=segment, account_id__in=wanted).delete()
     if removed:
         segment.save(update_fields=["updated_at"])
+        audit_record(
+            Action.SEGMENT_CHANGE,
+            obj=segment,
+            details={"members_removed": removed, "account_ids_sample": ids_sample(sorted(wanted))},
+        )
     return removed
 
 

@@ -13,6 +13,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
+from accounts.audit import audit_export
 from accounts.forms.interactions import InteractionForm
 from accounts.http import AuthenticatedRequest
 from accounts.models import Account
@@ -91,6 +92,7 @@ def account_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
     today = local_today()
     query = account_list_query(user=request.user, params=request.GET, today=today)
     rows = account_export_rows(query.accounts, today=today)
+    audit_export(kind="accounts", label="Account list CSV", filters=request.GET.dict())
     response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="accounts-{today:%Y-%m-%d}.csv"'
     return response

@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "accounts.security.middleware.SessionLimitsMiddleware",
     "accounts.security.middleware.AdminTwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # The request in a ContextVar, for the audit log's actor and address.
+    "accounts.audit_middleware.AuditRequestMiddleware",
     "csp.middleware.CSPMiddleware",
 ]
 

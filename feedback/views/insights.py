@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from accounts.audit import audit_export
 from accounts.http import AuthenticatedRequest
 from accounts.models import Account
 from accounts.selectors.access import accounts_visible_to, local_today
@@ -254,6 +255,12 @@ def product_request_export(request: AuthenticatedRequest) -> HttpResponse:
     answers = scoped_answers(_scope_accounts(form, visible, today))
     themes = product_requests(answers, period=period)
     product_request_examples(answers, period=period, themes=themes)
+    audit_export(
+        kind="product_requests",
+        label="Product requests CSV",
+        filters=request.GET.dict(),
+        rows=len(themes),
+    )
 
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     filename = f"product-requests-{period.start:%Y-%m-%d}-to-{period.last_day:%Y-%m-%d}.csv"

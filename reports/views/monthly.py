@@ -23,6 +23,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.audit import Action, audit_record
 from accounts.http import AuthenticatedRequest
 from accounts.selectors.access import local_today
 from reports.charts_monthly import report_figures
@@ -197,6 +198,9 @@ def report_pdf(request: AuthenticatedRequest, month: str) -> HttpResponse:
         )
     response = HttpResponse(pdf, content_type="application/pdf")
     name = _download_name(report.month, report.version, "pdf")
+    audit_record(
+        Action.REPORT_DOWNLOAD, obj=report, details={"format": "pdf", "version": report.version}
+    )
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
@@ -209,6 +213,9 @@ def report_csv(request: AuthenticatedRequest, month: str) -> HttpResponse:
         raise Http404("No report for this month.")
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     name = _download_name(report.month, report.version, "csv")
+    audit_record(
+        Action.REPORT_DOWNLOAD, obj=report, details={"format": "csv", "version": report.version}
+    )
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     writer = csv.writer(response)
     writer.writerow(CSV_HEADER)
