@@ -11,9 +11,8 @@ from django.utils import timezone
 from health.models import HealthRun
 from health.recompute import (
     account_health_refresh,
-    account_id_chunks,
     health_alerts_raise,
-    health_scores_recompute_chunk,
+    health_scores_recompute_chunks,
     scorecard_plan_load,
 )
 
@@ -56,13 +55,7 @@ def health_scores_recompute(
     """
     run = health_run_start(day=day)
     try:
-        plan = scorecard_plan_load()
-        for id_from, id_to in account_id_chunks(day=day):
-            written = health_scores_recompute_chunk(
-                day=day, id_from=id_from, id_to=id_to, plan=plan
-            )
-            if progress:
-                progress(written)
+        health_scores_recompute_chunks(day=day, plan=scorecard_plan_load(), progress=progress)
     except Exception as exc:
         HealthRun.objects.filter(pk=run.pk).update(
             status=HealthRun.Status.FAILED, error=repr(exc)[:2000], finished_at=timezone.now()

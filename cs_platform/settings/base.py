@@ -264,6 +264,9 @@ PAGE_SIZE = 50
 
 # Number of key features of the product: the adoption measure is "key features used ÷ this".
 HEALTH_KEY_FEATURES = env_int("HEALTH_KEY_FEATURES", default=10)
+# Chunks of the in-process health recompute run at once on PostgreSQL (one connection each);
+# the machine's core count is a good value, 1 runs them one after another.
+HEALTH_RECOMPUTE_THREADS = env_int("HEALTH_RECOMPUTE_THREADS", default=2)
 
 # CSV imports (accounts, contacts, contracts, survey answers) refuse a file above either
 # limit before parsing it, so an oversized upload costs one pass over its bytes, not a check

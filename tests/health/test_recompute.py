@@ -255,14 +255,17 @@ def test_a_chunk_runs_the_same_queries_for_3_or_30_accounts(owner):
             _usage(account, DAY - dt.timedelta(days=2), 3, active=3, seats=5, features=2)
 
     make(3)
+    # Both measured runs replace existing rows (the first run of a day loads by COPY alone).
+    health_scores_recompute_chunk(day=DAY, id_from=0, id_to=10**9)
     with CaptureQueriesContext(connection) as small:
         assert health_scores_recompute_chunk(day=DAY, id_from=0, id_to=10**9) == 3
     make(27)
     with CaptureQueriesContext(connection) as large:
         assert health_scores_recompute_chunk(day=DAY, id_from=0, id_to=10**9) == 30
     # Plan (3) + accounts, usage, tickets (2), sentiment, contacts, versions, overrides,
-    # stale-row delete, upsert, savepoints: a fixed handful.
-    assert len(large) == len(small) <= 16
+    # rows-exist check, temp table create and clear, stale-row delete, upsert, savepoints:
+    # a fixed handful.
+    assert len(large) == len(small) <= 18
 
 
 def test_a_score_built_on_usage_older_than_3_days_is_stale(healthy, owner):
@@ -283,3 +286,43 @@ def test_a_missing_default_scorecard_is_restored_rather_than_failing_the_night(h
     score = HealthScore.objects.get(account=healthy, day=DAY)
     assert score.score == 98
     assert score.scorecard_version.scorecard.name == "Default"
+
+
+def _stored_rows(day: dt.date) -> list[tuple]:
+    return list(
+        HealthScore.objects.filter(day=day)
+        .order_by("account_id")
+        .values_list("account_id", "score", "band", "components", "missing", "usage_through")
+    )
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="threads need PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_chunks_on_parallel_connections_store_what_one_connection_stores(
+    owner, settings, monkeypatch
+):
+    from health import recompute
+
+    for n in range(10):
+        account = AccountFactory(owner=owner, start_date=dt.date(2025, 1, 1))
+        _usage(account, DAY - dt.timedelta(days=40), 41, active=1 + n % 5, seats=5, features=n)
+    gone = AccountFactory(owner=owner, start_date=dt.date(2025, 1, 1))
+    _usage(gone, DAY - dt.timedelta(days=5), 6, active=2, seats=5, features=1)
+    # Chunks of 3 accounts: four chunks, so two threads each run several.
+    monkeypatch.setattr(recompute, "CHUNK_SIZE", 3)
+    plan = recompute.scorecard_plan_load()
+
+    settings.HEALTH_RECOMPUTE_THREADS = 1
+    assert recompute.health_scores_recompute_chunks(day=DAY, plan=plan) == 11
+    one_connection = _stored_rows(DAY)
+    HealthScore.objects.filter(day=DAY).delete()
+
+    settings.HEALTH_RECOMPUTE_THREADS = 2
+    assert recompute.health_scores_recompute_chunks(day=DAY, plan=plan) == 11
+    assert _stored_rows(DAY) == one_connection
+
+    # The rerun path (rows already there): an account churned since loses its row, the
+    # others stay exactly as they were.
+    Account.objects.filter(pk=gone.pk).update(churned_on=DAY - dt.timedelta(days=1))
+    assert recompute.health_scores_recompute_chunks(day=DAY, plan=plan) == 10
+    assert _stored_rows(DAY) == [row for row in one_connection if row[0] != gone.pk]
