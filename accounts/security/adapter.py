@@ -3,6 +3,7 @@ from typing import Any
 from allauth.account.adapter import DefaultAccountAdapter
 from django.contrib import messages
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -30,6 +31,13 @@ class PlatformAccountAdapter(DefaultAccountAdapter):
         try:
             super().pre_authenticate(request, **credentials)
         except ValidationError as exc:
+            # A refused attempt never reaches authenticate(), which would send this signal;
+            # the audit log still hears of it.
+            user_login_failed.send(
+                sender=__name__,
+                credentials={"username": credentials.get("username", "")},
+                request=request,
+            )
             key = self._get_login_attempts_cache_key(request, **credentials)
             message = login_cooloff_message(login_cooloff_seconds(request, key=key))
             raise ValidationError(message, code="too_many_login_attempts") from exc

@@ -135,7 +135,7 @@ def test_the_login_page_accepts_the_field_name_login_too(client, owner):
     assert _signed_in_as(client) == str(owner.pk)
 
 
-def test_login_signals_still_fire_for_the_audit_log(client, owner):
+def test_login_signals_still_fire_for_the_audit_log(client, owner, limits):
     seen: list[str] = []
 
     def on_failed(sender, credentials, **kwargs):
@@ -149,10 +149,15 @@ def test_login_signals_still_fire_for_the_audit_log(client, owner):
     try:
         _post_login(client, "owner", WRONG)
         _post_login(client, "owner", PASSWORD)
+        client.post("/logout/")
+        for _ in range(3):
+            _post_login(client, "owner", WRONG)
+        # Refused by the cool-off before the password is checked: still a failed login.
+        _post_login(client, "owner", PASSWORD)
     finally:
         user_login_failed.disconnect(on_failed)
         user_logged_in.disconnect(on_logged_in)
-    assert seen == ["failed:owner", "in:owner"]
+    assert seen == ["failed:owner", "in:owner"] + ["failed:owner"] * 4
 
 
 # --- Password rules ---
