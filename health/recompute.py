@@ -20,7 +20,7 @@ from typing import NamedTuple
 import orjson
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Count, F, Max, Min, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from accounts.models import Account, Interaction, Segment, SupportTicket, UsageRecord
@@ -457,16 +457,27 @@ def health_alerts_raise(*, day: dt.date) -> int:
     """
     from accounts.models import Task
 
-    today_rows = HealthScore.objects.filter(day=day)
-    yesterday = {
-        row[0]: row[1]
-        for row in HealthScore.objects.filter(day=day - dt.timedelta(days=1)).values_list(
-            "account_id", "band"
+    def score_on(offset_days: int, field: str) -> Subquery:
+        return Subquery(
+            HealthScore.objects.filter(
+                account_id=OuterRef("account_id"), day=day - dt.timedelta(days=offset_days)
+            ).values(field)[:1]
         )
-    }
-    week_ago = dict(
-        HealthScore.objects.filter(day=day - dt.timedelta(days=DROP_WINDOW_DAYS)).values_list(
-            "account_id", "score"
+
+    # Only the candidates leave the database: accounts red today and not red yesterday, or
+    # 15+ points below their score a week ago (each lookup one probe of the unique index).
+    candidates = (
+        HealthScore.objects.filter(day=day)
+        .annotate(
+            previous_band=score_on(1, "band"),
+            week_ago=score_on(DROP_WINDOW_DAYS, "score"),
+        )
+        .filter(
+            (Q(band="red", previous_band__isnull=False) & ~Q(previous_band="red"))
+            | Q(week_ago__gte=F("score") + DROP_POINTS)
+        )
+        .values_list(
+            "account_id", "score", "band", "previous_band", "week_ago", "account__owner_id"
         )
     )
     recent_drop_keys = [
@@ -476,16 +487,14 @@ def health_alerts_raise(*, day: dt.date) -> int:
     already_alerted = set(
         Task.objects.filter(dedupe_key__in=recent_drop_keys).values_list("account_id", flat=True)
     )
-    owners = dict(Account.objects.filter(health_scores__day=day).values_list("pk", "owner_id"))
     tasks: list[Task] = []
     due = day + dt.timedelta(days=ALERT_DUE_IN_DAYS)
-    for account_id, score, band in today_rows.values_list("account_id", "score", "band"):
-        previous_band = yesterday.get(account_id)
+    for account_id, score, band, previous_band, before, owner_id in candidates:
         if band == "red" and previous_band is not None and previous_band != "red":
             tasks.append(
                 Task(
                     account_id=account_id,
-                    owner_id=owners.get(account_id),
+                    owner_id=owner_id,
                     title="Health dropped into red: review the account",
                     description=f"Health went from {previous_band} to red on {day:%Y-%m-%d}.",
                     due_date=due,
@@ -495,7 +504,6 @@ def health_alerts_raise(*, day: dt.date) -> int:
                 )
             )
             continue  # one alert per account and day: entering red says it all
-        before = week_ago.get(account_id)
         if (
             before is not None
             and before - score >= DROP_POINTS
@@ -504,7 +512,7 @@ def health_alerts_raise(*, day: dt.date) -> int:
             tasks.append(
                 Task(
                     account_id=account_id,
-                    owner_id=owners.get(account_id),
+                    owner_id=owner_id,
                     title=f"Health fell {before - score} points in {DROP_WINDOW_DAYS} days",
                     description=f"From {before} to {score} between "
                     f"{day - dt.timedelta(days=DROP_WINDOW_DAYS):%Y-%m-%d} and {day:%Y-%m-%d}.",
