@@ -28,6 +28,7 @@ from health.models import HealthOverride, Scorecard
 from journeys.models import Stage
 from journeys.services import journey_start
 from tests.accounts.test_records import contract_form_data, edit_data
+from tests.api import token_client
 from tests.factories import ContactFactory, ContractFactory, SurveyFactory
 from tests.health.test_scorecards import rules_post, with_weight
 from tests.reports.test_monthly import generate, quick_pdf  # noqa: F401  (a fixture)
@@ -186,6 +187,31 @@ def test_a_contract_added_on_its_page_is_recorded_with_its_terms(client_for, own
         "seats": [None, 20],
         "status": [None, "active"],
     }
+
+
+def test_a_contract_added_through_the_api_names_the_tokens_user(owner, account):
+    client = token_client(owner)
+
+    response = client.post(
+        "/api/v1/contracts/",
+        {
+            "account": account.pk,
+            "start_date": "2026-01-01",
+            "end_date": "2026-12-31",
+            "arr": "5000",
+        },
+        format="json",
+        REMOTE_ADDR=ADDRESS,
+    )
+
+    assert response.status_code == 201, response.json()
+    entry = only(Action.CONTRACT_CREATE)
+    assert (entry.actor, entry.ip_address, entry.object_id) == (
+        owner,
+        ADDRESS,
+        str(response.json()["id"]),
+    )
+    assert entry.changes["arr"] == [None, "5000.00"]
 
 
 def test_a_contract_changed_and_deleted_in_the_django_admin_is_recorded(
