@@ -25,6 +25,8 @@ from accounts.import_tasks import csv_import_run_task
 from accounts.models import Account, Contract, User
 from accounts.services.segments import segment_create, segment_update
 from health.models import HealthOverride, Scorecard
+from health.scoring import ComponentRule
+from health.services_scorecards import scorecard_active_set, scorecard_create
 from journeys.models import Stage
 from journeys.services import journey_start
 from tests.accounts.test_records import contract_form_data, edit_data
@@ -75,6 +77,13 @@ def test_a_failed_login_records_the_name_tried_and_the_address(client, owner):
     # The password tried is never stored, masked or not.
     assert "wrong" not in str(entry.changes) + str(entry.details)
     assert not entries(Action.LOGIN)
+
+
+def test_a_logout_is_recorded(client_for, owner):
+    client_for(owner).post(reverse("logout"), REMOTE_ADDR=ADDRESS)
+
+    entry = only(Action.LOGOUT)
+    assert (entry.actor, entry.ip_address) == (owner, ADDRESS)
 
 
 def test_the_address_comes_from_x_forwarded_for_only_behind_trusted_proxies(owner, settings):
@@ -353,6 +362,43 @@ def test_a_stage_edit_in_settings_records_the_changed_fields(client_for, manager
     entry = only(Action.STAGE_CONFIG)
     assert (entry.actor, entry.object_type, entry.object_id) == (manager, "stage", str(stage.pk))
     assert entry.changes == {"target_days": [stage.target_days, 45]}
+
+
+def test_reordering_stages_records_the_order_before_and_after(client_for, manager):
+    names = list(Stage.objects.order_by("order").values_list("name", flat=True))
+    second = Stage.objects.order_by("order")[1]
+
+    client_for(manager).post(
+        reverse("journeys:stage_reorder", args=[second.pk]), {"direction": "up"}
+    )
+
+    entry = only(Action.STAGE_CONFIG)
+    assert entry.actor == manager
+    assert entry.changes == {"order": [names, [names[1], names[0], *names[2:]]]}
+
+
+def test_switching_a_segment_scorecard_off_is_recorded(manager):
+    segment = segment_create(name="Enterprise", kind="static", created_by=manager)
+    scorecard = scorecard_create(
+        name="Enterprise",
+        segment=segment,
+        priority=1,
+        components=[ComponentRule(measure="usage", weight=100, zero_at=0.1, full_at=0.8)],
+        red_below=40,
+        green_from=70,
+        note="",
+        created_by=manager,
+    )
+
+    scorecard_active_set(scorecard=scorecard, is_active=False)
+
+    first_version = only(Action.SCORECARD_VERSION)
+    assert first_version.changes["red_below"] == [None, 40]
+    switched = only(Action.SCORECARD_ACTIVE)
+    assert (switched.object_id, switched.changes) == (
+        str(scorecard.pk),
+        {"is_active": [True, False]},
+    )
 
 
 def test_segment_rules_changes_are_recorded(manager):
