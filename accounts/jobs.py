@@ -16,9 +16,10 @@ import datetime as dt
 import logging
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 from django.db.models import OuterRef, Q, Subquery
@@ -120,7 +121,10 @@ def _start(job: str, period: str, resume: int | None) -> JobRun:
         raise _skip(job, period)
     # Holding the lock, no other run can be alive except a leased one: a running row without
     # a live lease belongs to a process that was killed before it could record its end.
-    running.exclude(pk=resume).filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now)).update(
+    lost = running.filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
+    if resume is not None:
+        lost = lost.exclude(pk=resume)
+    lost.update(
         status=JobRun.Status.FAILED,
         error="Lost: the process running it stopped before it finished.",
         finished_at=now,
@@ -263,7 +267,7 @@ def job_status_rows(*, today: dt.date) -> JobBoard:
     }
     rows = []
     for job in JOBS:
-        row = found.get(job.name, {})
+        row: Mapping[str, Any] = found.get(job.name, {})
         rows.append(
             JobStatus(
                 job=job,

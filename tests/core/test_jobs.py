@@ -25,6 +25,7 @@ from accounts.jobs import (
 )
 from accounts.models import UsageRecord
 from accounts.tasks import account_rollups_refresh_task
+from cs_platform.celery import app
 from health.models import HealthRun, HealthScore
 from health.tasks import (
     health_run_fail_task,
@@ -226,7 +227,12 @@ def test_a_failed_chord_records_both_runs_as_failed():
         job=HEALTH_SCORES.name, period=DAY.isoformat(), lease_until=timezone.now()
     )
 
-    health_run_fail_task(Context(id="chunk-1"), ValueError("bad row"), None, health_run.pk, job.pk)
+    errback = health_run_fail_task.s(health_run.pk, job.pk)
+
+    # As Celery calls the chord callback's errback when a chunk fails for good
+    app.backend._call_task_errbacks(
+        Context(id="chunk-1", errbacks=[errback], delivery_info={}), ValueError("bad row"), None
+    )
 
     health_run.refresh_from_db()
     job.refresh_from_db()
