@@ -293,7 +293,7 @@ class BreakdownRow:
         return sum(cell.answers for cell in self.cells)
 
 
-def _breakdown_rows(groups: Sequence[GroupScores], kinds: Sequence[str]) -> list[BreakdownRow]:
+def breakdown_rows(groups: Sequence[GroupScores], kinds: Sequence[str]) -> list[BreakdownRow]:
     return [
         BreakdownRow(
             label=group.label,
@@ -323,7 +323,7 @@ def feedback_breakdown_by_segment(
     groups = feedback_scores_by_segment(
         answers_qs=answers, segments=segments, period=period, today=today
     )
-    return _breakdown_rows(groups, kinds)
+    return breakdown_rows(groups, kinds)
 
 
 def feedback_breakdown_by_tier(
@@ -337,7 +337,7 @@ def feedback_breakdown_by_tier(
         found.get(tier, GroupScores(tier, str(label), ScoreCounts()))
         for tier, label in Account.Tier.choices
     ]
-    return _breakdown_rows(groups, kinds)
+    return breakdown_rows(groups, kinds)
 
 
 def feedback_breakdown_grouped(
@@ -349,7 +349,7 @@ def feedback_breakdown_grouped(
 ) -> list[BreakdownRow]:
     """Teams or CSMs with answers in the period; one query."""
     groups = feedback_scores_grouped(answers_qs=answers, period=period, by=by)
-    return _breakdown_rows(groups, kinds)
+    return breakdown_rows(groups, kinds)
 
 
 # --- Closing the loop ------------------------------------------------------------------------

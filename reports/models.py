@@ -64,6 +64,38 @@ class MetricSnapshot(models.Model):
         return f"{self.month:%Y-%m} {self.scope}:{self.scope_key} {self.metric}={self.value}"
 
 
+class FeedbackScoreMonth(models.Model):
+    """Survey answers of one kind and one score value, answered in one calendar month (in the
+    configured time zone) by accounts of one scope; recomputed nightly. Every NPS, CSAT and
+    CES figure of a month, quarter or year, and each scale's distribution, is a sum of these
+    rows, so the feedback page and team performance never count raw answers. Only non-zero
+    counts are stored."""
+
+    month = models.DateField(help_text="First day of the month.")
+    scope = models.CharField(max_length=16, choices=Scope.choices)
+    scope_key = models.CharField(max_length=64, blank=True)
+    kind = models.CharField(max_length=8)
+    score = models.SmallIntegerField()
+    answers = models.PositiveIntegerField()
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "scope_key", "month", "kind", "score"],
+                name="feedback_score_month_once",
+            ),
+        ]
+        indexes = [
+            # Breakdowns: every segment, tier, team and CSM of one period's months.
+            models.Index(fields=["month", "scope"], name="feedback_score_month_idx"),
+        ]
+
+    def __str__(self) -> str:
+        where = f"{self.scope}:{self.scope_key}"
+        return f"{self.month:%Y-%m} {where} {self.kind}={self.score} x{self.answers}"
+
+
 class Target(TimeStampedModel):
     """A goal for a metric over a period and scope, e.g. NRR >= 110 % for 2026-Q4."""
 

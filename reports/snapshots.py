@@ -86,6 +86,7 @@ from health.retention import (
     scope_plan_load,
     window_contracts_load,
 )
+from reports.feedback_rollups import feedback_rollups_recompute
 from reports.health_rollups import health_rollups_recompute
 from reports.models import MetricSnapshot, Scope
 
@@ -762,8 +763,10 @@ def metric_snapshots_recompute(
         scope_keys=plan.keys,
         always=window.current,
     )
-    # The health page's trend and movers, and the dashboard's falls, from the same plan.
+    # The health page's trend and movers, the dashboard's falls and the feedback page's
+    # answer counts, from the same plan.
     health_rollups_recompute(today=today, plan=plan, facts=facts)
+    feedback_rollups_recompute(today=today, plan=plan)
     step(1)
     return len(rows.rows)
 

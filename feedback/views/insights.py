@@ -62,6 +62,9 @@ from feedback.selectors_insights import (
 )
 from feedback.services import answer_tag_add, answer_tag_remove, tag_create
 
+# The overview composes the nightly rollups the top floor computes, as a dashboard does.
+from reports.selectors_feedback import feedback_rollup_scope, feedback_stored
+
 # Cells a spreadsheet would run as a formula start with one of these.
 
 
@@ -99,16 +102,48 @@ def overview(request: AuthenticatedRequest) -> HttpResponse:
     kinds = shown_kinds(kind)
     period = form.period_for(today)
     answers = scoped_answers(accounts, kind=kind)
-    trends = feedback_trends(answers, today=today, kinds=kinds)
-    distributions = feedback_distributions(answers, period=period, kinds=kinds)
+    invitations = scoped_invitations(accounts, kind=kind)
+    data = form.cleaned_data
+    rollup = feedback_rollup_scope(
+        user=request.user,
+        segment=data["segment"],
+        team=data["team"],
+        csm=data["csm"],
+        tier=data["tier"],
+    )
+    stored = None
+    if rollup is not None:
+        # One snapshot scope: sum last night's answer counts instead of counting answers.
+        stored = feedback_stored(
+            rollup, invitations=invitations, period=period, today=today, kinds=kinds
+        )
+        if stored.computed_at is None:
+            stored = None  # before the first nightly run: count live, as before
+        else:
+            context["rollup_computed_at"] = stored.computed_at
+    if stored is not None:
+        kpis, trends, distributions = stored.kpis, stored.trends, stored.distributions
+        breakdowns = stored.breakdowns
+    else:
+        kpis = feedback_kpis(answers, invitations, period=period, kinds=kinds)
+        trends = feedback_trends(answers, today=today, kinds=kinds)
+        distributions = feedback_distributions(answers, period=period, kinds=kinds)
+        breakdowns = None
+    if breakdowns is None:
+        breakdowns = {
+            "by_segment": feedback_breakdown_by_segment(
+                answers, period=period, today=today, kinds=kinds
+            ),
+            "by_tier": feedback_breakdown_by_tier(answers, period=period, kinds=kinds),
+            "by_team": feedback_breakdown_grouped(answers, period=period, by="team", kinds=kinds),
+            "by_csm": feedback_breakdown_grouped(answers, period=period, by="csm", kinds=kinds),
+        }
     context.update(
         scope_ok=True,
         period=period,
         previous_period=period.previous(),
         kind_names=[KIND_LABELS[k] for k in kinds],
-        kpis=feedback_kpis(
-            answers, scoped_invitations(accounts, kind=kind), period=period, kinds=kinds
-        ),
+        kpis=kpis,
         trends=[
             (
                 trend,
@@ -121,10 +156,7 @@ def overview(request: AuthenticatedRequest) -> HttpResponse:
         distributions=[
             (d, score_distribution_figure(kind=d.kind, counts=d.counts)) for d in distributions
         ],
-        by_segment=feedback_breakdown_by_segment(answers, period=period, today=today, kinds=kinds),
-        by_tier=feedback_breakdown_by_tier(answers, period=period, kinds=kinds),
-        by_team=feedback_breakdown_grouped(answers, period=period, by="team", kinds=kinds),
-        by_csm=feedback_breakdown_grouped(answers, period=period, by="csm", kinds=kinds),
+        **breakdowns,
         queue=follow_up_queue(accounts, today=today, kind=kind),
         first_contact=follow_up_first_contact_median(accounts, now=timezone.now(), kind=kind),
     )

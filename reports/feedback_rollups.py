@@ -1,0 +1,194 @@
+"""Nightly feedback rollups per scope: answers per (month, kind, score) that the feedback
+page and team performance sum instead of counting raw answers.
+
+An answer counts in the calendar month of its answer time in the configured time zone (the
+rule of feedback.metrics) and in every scope of its account's *current* attributes (the
+snapshot scope plan). One grouped query over the window's answers, folded into scopes in
+Python; every row is replaced in the metric snapshots' transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncMonth
+
+from feedback.metrics import (
+    CSAT_SATISFIED,
+    DETRACTOR,
+    PASSIVE,
+    PROMOTER,
+    ScoreCounts,
+    add_months,
+    feedback_time_zone,
+    local_midnight,
+)
+from feedback.models import Survey, SurveyAnswer
+from health.retention import ScopePlan
+from reports.health_rollups import scopes_of
+from reports.models import FeedbackScoreMonth, MetricSnapshot, Scope
+
+# A year period and the year before it: the page's longest comparison.
+FEEDBACK_MONTHS = 24
+WRITE_BATCH = 2_000
+
+ScopeKey = tuple[str, str]
+# (month, kind, score) -> answers
+Cells = dict[tuple[dt.date, str, int], int]
+
+
+def _local_month(moment: dt.datetime | dt.date) -> dt.date:
+    if isinstance(moment, dt.datetime):
+        return moment.date().replace(day=1)
+    return moment.replace(day=1)
+
+
+def feedback_rollup_rows(plan: ScopePlan, *, today: dt.date) -> list[FeedbackScoreMonth]:
+    """Every scope's non-zero answer counts per month, kind and score over the last
+    FEEDBACK_MONTHS months; one grouped query."""
+    first = add_months(today, 1 - FEEDBACK_MONTHS)
+    end = add_months(today, 1)
+    rows = (
+        SurveyAnswer.objects.filter(
+            answered_at__gte=local_midnight(first), answered_at__lt=local_midnight(end)
+        )
+        .order_by()
+        .annotate(month=TruncMonth("answered_at", tzinfo=feedback_time_zone()))
+        .values_list("account_id", "month", "kind", "score")
+        .annotate(n=Count("pk"))
+    )
+    cells: dict[ScopeKey, Cells] = defaultdict(lambda: defaultdict(int))
+    scope_cache: dict[int, list[ScopeKey]] = {}
+    for account_id, month, kind, score, n in rows:
+        keys = scope_cache.get(account_id)
+        if keys is None:
+            keys = scope_cache[account_id] = scopes_of(plan, account_id)
+        cell = (_local_month(month), kind, score)
+        for key in keys:
+            cells[key][cell] += n
+    return [
+        FeedbackScoreMonth(
+            scope=scope, scope_key=scope_key, month=month, kind=kind, score=score, answers=n
+        )
+        for (scope, scope_key), by_cell in cells.items()
+        for (month, kind, score), n in by_cell.items()
+    ]
+
+
+def feedback_rollups_recompute(*, today: dt.date, plan: ScopePlan) -> int:
+    """Replace every feedback rollup row; returns how many were written."""
+    rows = feedback_rollup_rows(plan, today=today)
+    FeedbackScoreMonth.objects.all().delete()
+    FeedbackScoreMonth.objects.bulk_create(rows, batch_size=WRITE_BATCH)
+    return len(rows)
+
+
+# --- Reads -------------------------------------------------------------------------------------
+
+
+def score_counts_of(cells: Iterable[tuple[str, int, int]]) -> ScoreCounts:
+    """The three scores' counts from (kind, score, answers) cells, by feedback.metrics' rules."""
+    promoters = passives = detractors = satisfied = csat_n = ces_sum = ces_n = 0
+    for kind, score, n in cells:
+        if kind == Survey.Kind.NPS:
+            if score >= PROMOTER[0]:
+                promoters += n
+            elif PASSIVE[0] <= score <= PASSIVE[1]:
+                passives += n
+            elif score <= DETRACTOR[1]:
+                detractors += n
+        elif kind == Survey.Kind.CSAT:
+            csat_n += n
+            if score >= CSAT_SATISFIED[0]:
+                satisfied += n
+        elif kind == Survey.Kind.CES:
+            ces_n += n
+            ces_sum += score * n
+    return ScoreCounts(
+        promoters=promoters,
+        passives=passives,
+        detractors=detractors,
+        csat_satisfied=satisfied,
+        csat_answers=csat_n,
+        ces_sum=ces_sum,
+        ces_answers=ces_n,
+    )
+
+
+@dataclass(frozen=True)
+class StoredAnswers:
+    """One scope's stored cells over a run of months, and when the job wrote them."""
+
+    cells: Cells
+    computed_at: dt.datetime | None
+
+    def counts(self, start: dt.date, end: dt.date, kinds: Sequence[str]) -> ScoreCounts:
+        """Counts over the months in [start, end) of the given kinds."""
+        return score_counts_of(
+            (kind, score, n)
+            for (month, kind, score), n in self.cells.items()
+            if start <= month < end and kind in kinds
+        )
+
+    def distribution(self, start: dt.date, end: dt.date, kind: str) -> dict[int, int]:
+        low, high = Survey.SCALES[kind]
+        out = dict.fromkeys(range(low, high + 1), 0)
+        for (month, cell_kind, score), n in self.cells.items():
+            if cell_kind == kind and start <= month < end and score in out:
+                out[score] += n
+        return out
+
+
+def stored_answers(*, scope: str, scope_key: str, first: dt.date, last: dt.date) -> StoredAnswers:
+    """A scope's cells for the months first..last (first days); one query."""
+    rows = FeedbackScoreMonth.objects.filter(
+        scope=scope, scope_key=scope_key, month__gte=first, month__lte=last
+    ).values_list("month", "kind", "score", "answers", "computed_at")
+    cells: Cells = {}
+    computed = []
+    for month, kind, score, n, computed_at in rows:
+        cells[(month, kind, score)] = n
+        computed.append(computed_at)
+    return StoredAnswers(cells=cells, computed_at=max(computed, default=None))
+
+
+def stored_groups(
+    *, scopes: Sequence[str], start: dt.date, end: dt.date
+) -> dict[ScopeKey, list[tuple[str, int, int]]]:
+    """(kind, score, answers) per (scope, key) of the given kinds of scope over [start, end);
+    one grouped query on the (month, scope) index."""
+    rows = (
+        FeedbackScoreMonth.objects.filter(scope__in=scopes, month__gte=start, month__lt=end)
+        .order_by()
+        .values_list("scope", "scope_key", "kind", "score")
+        .annotate(n=Sum("answers"))
+    )
+    out: dict[ScopeKey, list[tuple[str, int, int]]] = defaultdict(list)
+    for scope, key, kind, score, n in rows:
+        out[(scope, key)].append((kind, score, n))
+    return dict(out)
+
+
+def snapshots_computed_at(*, month: dt.date) -> dt.datetime | None:
+    """When the nightly job last ran: it always rewrites the company's current-month rows."""
+    row = (
+        MetricSnapshot.objects.filter(month=month, scope=Scope.COMPANY, scope_key="")
+        .order_by("-computed_at")
+        .values_list("computed_at", flat=True)
+        .first()
+    )
+    return row
+
+
+def counts_by_key(
+    groups: Mapping[ScopeKey, Sequence[tuple[str, int, int]]], scope: str, kinds: Sequence[str]
+) -> dict[str, ScoreCounts]:
+    return {
+        key: score_counts_of(c for c in cells if c[0] in kinds)
+        for (group_scope, key), cells in groups.items()
+        if group_scope == scope
+    }

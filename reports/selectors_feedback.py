@@ -1,0 +1,248 @@
+"""The feedback page's score figures from the nightly FeedbackScoreMonth rows.
+
+Used when the page's accounts are exactly one snapshot scope (feedback_rollup_scope); the
+figures are built with feedback's own dataclasses and rules, so they equal the live
+selectors' (feedback.selectors_insights) to the last digit. The response rate stays live:
+one aggregate over the invitations sent in the two periods.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+
+from accounts.models import Account, Segment, Team, User
+from feedback.metrics import (
+    GroupScores,
+    Period,
+    ScoreCounts,
+    month_starts,
+    response_rates_by_period,
+)
+from feedback.models import SurveyInvitation
+from feedback.selectors_insights import (
+    KIND_LABELS,
+    KIND_UNITS,
+    TREND_MONTHS,
+    BreakdownRow,
+    Distribution,
+    Kpi,
+    ScoreTrend,
+    breakdown_rows,
+)
+from reports.feedback_rollups import (
+    counts_by_key,
+    score_counts_of,
+    snapshots_computed_at,
+    stored_answers,
+    stored_groups,
+)
+from reports.models import Scope
+
+
+@dataclass(frozen=True)
+class FeedbackRollupScope:
+    scope: str
+    key: str
+
+
+def feedback_rollup_scope(
+    *,
+    user: User,
+    segment: Segment | None,
+    team: Team | None,
+    csm: User | None,
+    tier: str,
+) -> FeedbackRollupScope | None:
+    """The one snapshot scope equal to the viewer's accounts under these filters, or None.
+
+    Someone who sees every account: the company or the one filter's scope. A CSM sees their
+    book and their team's accounts; narrowed to their own team that is the team's scope.
+    Anything else (two filters, a CSM's whole book) is computed live.
+    """
+    filters = [f for f in (segment, team, csm, tier or None) if f is not None]
+    if len(filters) > 1:
+        return None
+    if user.sees_all_accounts:
+        if segment is not None:
+            return FeedbackRollupScope(Scope.SEGMENT, str(segment.pk))
+        if team is not None:
+            return FeedbackRollupScope(Scope.TEAM, str(team.pk))
+        if csm is not None:
+            return FeedbackRollupScope(Scope.CSM, str(csm.pk))
+        if tier:
+            return FeedbackRollupScope(Scope.TIER, tier)
+        return FeedbackRollupScope(Scope.COMPANY, "")
+    if team is not None and user.team_id is not None and team.pk == user.team_id:
+        return FeedbackRollupScope(Scope.TEAM, str(team.pk))
+    return None
+
+
+@dataclass(frozen=True)
+class StoredFeedback:
+    computed_at: dt.datetime | None  # None: the nightly job has not run yet
+    kpis: list[Kpi]
+    trends: list[ScoreTrend]
+    distributions: list[Distribution]
+    breakdowns: dict[str, list[BreakdownRow]] | None  # company scope only
+
+
+def feedback_stored(
+    scope: FeedbackRollupScope,
+    *,
+    invitations: QuerySet[SurveyInvitation],
+    period: Period,
+    today: dt.date,
+    kinds: Sequence[str],
+) -> StoredFeedback:
+    """KPI tiles, 12-month trends, distributions and (for the company) the breakdowns;
+    one query for the run's time (nothing more when the job has not run yet: computed_at
+    None), one for the scope's rows, one for the response rate, and for the company four
+    for the breakdowns (rows, segments, teams, people)."""
+    previous = period.previous()
+    months = month_starts(today, TREND_MONTHS)
+    computed_at = snapshots_computed_at(month=months[-1])
+    if computed_at is None:
+        # Before the first nightly run there is nothing to read.
+        return StoredFeedback(
+            computed_at=None, kpis=[], trends=[], distributions=[], breakdowns=None
+        )
+    first = min(months[0], previous.start)
+    stored = stored_answers(scope=scope.scope, scope_key=scope.key, first=first, last=months[-1])
+
+    now = stored.counts(period.start, period.end, kinds)
+    before = stored.counts(previous.start, previous.end, kinds)
+    rates = response_rates_by_period(
+        invitations_qs=invitations, periods={"now": period, "before": previous}
+    )
+    kpis = [
+        Kpi(
+            key=kind,
+            label=KIND_LABELS[kind],
+            value=now.score_of(kind),
+            previous=before.score_of(kind),
+            count=now.answers_of(kind),
+            previous_count=before.answers_of(kind),
+            unit=KIND_UNITS[kind],
+        )
+        for kind in kinds
+    ]
+    kpis.append(
+        Kpi(
+            key="response_rate",
+            label="Response rate",
+            value=rates["now"].rate,
+            previous=rates["before"].rate,
+            count=rates["now"].sent,
+            previous_count=rates["before"].sent,
+            unit="%",
+            count_noun="invitations sent",
+        )
+    )
+    by_month = {month: stored.counts(month, _next_month(month), kinds) for month in months}
+    trends = [
+        ScoreTrend(
+            kind=kind,
+            label=KIND_LABELS[kind],
+            months=months,
+            scores=[by_month[m].score_of(kind) for m in months],
+            counts=[by_month[m].answers_of(kind) for m in months],
+        )
+        for kind in kinds
+    ]
+    distributions = [
+        Distribution(kind, KIND_LABELS[kind], stored.distribution(period.start, period.end, kind))
+        for kind in kinds
+    ]
+    breakdowns = None
+    if scope.scope == Scope.COMPANY:
+        breakdowns = _company_breakdowns(period=period, kinds=kinds, company=now)
+    return StoredFeedback(
+        computed_at=computed_at,
+        kpis=kpis,
+        trends=trends,
+        distributions=distributions,
+        breakdowns=breakdowns,
+    )
+
+
+def _next_month(month: dt.date) -> dt.date:
+    return (month + dt.timedelta(days=32)).replace(day=1)
+
+
+def _remainder(company: ScoreCounts, parts: Sequence[ScoreCounts]) -> ScoreCounts:
+    """The company's counts less its groups': accounts with no team, or no owner."""
+    fields = (
+        "promoters",
+        "passives",
+        "detractors",
+        "csat_satisfied",
+        "csat_answers",
+        "ces_sum",
+        "ces_answers",
+    )
+    totals: dict[str, Any] = {
+        name: getattr(company, name) - sum(getattr(p, name) for p in parts) for name in fields
+    }
+    return ScoreCounts(**totals)
+
+
+def _company_breakdowns(
+    *, period: Period, kinds: Sequence[str], company: ScoreCounts
+) -> dict[str, list[BreakdownRow]]:
+    """By segment (every one, by name), tier (every one, in service order), team and CSM
+    (those with answers; no team / unassigned last), as feedback.selectors_insights lists
+    them."""
+    groups = stored_groups(
+        scopes=[Scope.SEGMENT, Scope.TIER, Scope.TEAM, Scope.CSM],
+        start=period.start,
+        end=period.end,
+    )
+    segments = counts_by_key(groups, Scope.SEGMENT, kinds)
+    tiers = counts_by_key(groups, Scope.TIER, kinds)
+    teams = counts_by_key(groups, Scope.TEAM, kinds)
+    csms = counts_by_key(groups, Scope.CSM, kinds)
+
+    by_segment = [
+        GroupScores(s.pk, s.name, segments.get(str(s.pk), ScoreCounts()))
+        for s in Segment.objects.order_by("name")
+    ]
+    by_tier = [
+        GroupScores(tier, str(label), tiers.get(tier, ScoreCounts()))
+        for tier, label in Account.Tier.choices
+    ]
+    team_names = dict(Team.objects.filter(pk__in=[int(k) for k in teams]).values_list("pk", "name"))
+    people = {
+        pk: (f"{first} {last}".strip() or username)
+        for pk, first, last, username in User.objects.filter(
+            pk__in=[int(k) for k in csms]
+        ).values_list("pk", "first_name", "last_name", "username")
+    }
+
+    def listed(
+        found: dict[str, ScoreCounts], labels: dict[int, str], none_label: str
+    ) -> list[GroupScores]:
+        rows = [
+            GroupScores(int(key), labels.get(int(key), key), counts)
+            for key, counts in found.items()
+            if counts.answers
+        ]
+        rest = _remainder(company, list(found.values()))
+        if rest.answers:
+            rows.append(GroupScores(None, none_label, rest))
+        rows.sort(key=lambda g: (g.key is None, g.label.lower()))
+        return rows
+
+    return {
+        "by_segment": breakdown_rows(by_segment, kinds),
+        "by_tier": breakdown_rows(by_tier, kinds),
+        "by_team": breakdown_rows(listed(teams, team_names, "No team"), kinds),
+        "by_csm": breakdown_rows(listed(csms, people, "Unassigned"), kinds),
+    }
+
+
+__all__ = ["feedback_rollup_scope", "feedback_stored", "score_counts_of"]
