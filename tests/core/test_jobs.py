@@ -397,3 +397,28 @@ def test_redis_redelivers_only_after_the_longest_task_and_retry_wait():
     assert settings.CELERY_TASK_ACKS_LATE
     assert settings.CELERY_TASK_REJECT_ON_WORKER_LOST
     assert settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
+
+
+@pytest.mark.django_db
+def test_the_health_task_without_a_broker_runs_in_process_as_one_recorded_run(owner, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    account = AccountFactory(owner=owner, start_date=dt.date(2025, 1, 1))
+    UsageRecord.objects.create(
+        account=account, day=DAY, active_users=4, licensed_seats=8, key_features_used=5
+    )
+
+    assert health_scores_recompute_task(DAY.isoformat()) == 1
+
+    assert _runs(HEALTH_SCORES.name) == [(DAY.isoformat(), "succeeded", 1)]
+
+
+@pytest.mark.django_db
+def test_the_health_task_with_no_accounts_finishes_without_a_chord(monkeypatch):
+    sent: list[object] = []
+    monkeypatch.setattr("health.tasks.chord", lambda *a: sent.append(a))
+
+    assert health_scores_recompute_task(DAY.isoformat()) == 0
+
+    assert sent == []
+    assert _runs(HEALTH_SCORES.name) == [(DAY.isoformat(), "succeeded", 0)]
+    assert HealthRun.objects.get().status == HealthRun.Status.SUCCEEDED
