@@ -562,3 +562,48 @@ def test_in_a_browser_the_team_page_draws_every_chart(live_server, page, tmp_pat
     shots = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path)
     page.screenshot(path=str(shots / "team_performance.png"), full_page=True)
     assert errors == []
+
+
+@pytest.mark.parametrize("compare", ["previous", "last_year"])
+def test_nps_and_csat_from_the_nightly_rollup_equal_the_live_count(
+    client_for, manager, owner, teammate, portfolio, compare, monkeypatch
+):
+    # Given the nightly answer counts per CSM scope
+    from health.retention import account_facts_load, scope_plan_load
+    from reports.feedback_rollups import feedback_rollups_recompute
+    from reports.models import FeedbackScoreMonth
+
+    facts = account_facts_load()
+    feedback_rollups_recompute(today=TODAY, plan=scope_plan_load(facts, today=TODAY))
+    assert FeedbackScoreMonth.objects.exists()
+    client = client_for(manager)
+    params = {"team": owner.team_id, "compare": compare}
+
+    # When the page reads them, and then counts the answers live
+    from reports import selectors_team
+
+    found = []
+    real = selectors_team.scores_by_owner_stored
+    monkeypatch.setattr(
+        "reports.selectors_team.scores_by_owner_stored",
+        lambda *args: found.append(real(*args)) or found[-1],
+    )
+    stored = client.get(PAGE, params)
+    assert found
+    assert found[-1], "the stored counts were read"
+    monkeypatch.setattr("reports.selectors_team.scores_by_owner_stored", lambda *_a: {})
+    live = client.get(PAGE, params)
+
+    # Then every NPS and CSAT cell, this period and the compared one, is the same
+    def scores(response):
+        return {
+            (row.user.pk, key): (row.cells[key].value, row.cells[key].previous)
+            for row in response.context["rows"]
+            for key in ("nps", "csat")
+        }
+
+    assert scores(stored) == scores(live)
+    # The hand-worked numbers of test_each_csm_row_carries_the_hand_worked_numbers.
+    assert scores(stored)[(owner.pk, "nps")][0] == Decimal("50.0")
+    assert scores(stored)[(owner.pk, "csat")][0] == Decimal("66.7")
+    assert scores(stored)[(teammate.pk, "nps")][0] == Decimal("-100.0")
