@@ -107,13 +107,16 @@ class Session:
         match = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', content)
         if status != 200 or match is None:
             raise CommandError(f"The login page answered {status}.")
+        # The login form names its user field "username" or, with allauth, "login".
+        field = re.search(rb'<input[^>]*name="(login|username)"', content)
+        user_field = field.group(1).decode() if field else "username"
         origin = f"https://127.0.0.1:{self.port}"
         status, _, _headers = self.request(
             "POST",
             "/login/",
             body=urlencode(
                 {
-                    "username": username,
+                    user_field: username,
                     "password": PASSWORD,
                     "csrfmiddlewaretoken": match.group(1).decode(),
                 }
