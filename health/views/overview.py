@@ -15,8 +15,10 @@ from accounts.jobs import job_status_rows
 from accounts.selectors.access import accounts_visible_to, local_today
 from health.charts import band_distribution_figure, band_trend_figure
 from health.forms import HealthScopeForm
+from health.models import RetentionSnapshot
 from health.selectors import (
     STALE_AFTER_DAYS,
+    RollupScope,
     band_distribution,
     band_trend,
     band_trend_stored,
@@ -28,6 +30,9 @@ from health.selectors import (
     score_days,
     stale_scores,
 )
+
+# The whole portfolio: every account, so no filter by account is needed.
+COMPANY = RollupScope(RetentionSnapshot.Scope.COMPANY, "")
 
 
 @login_required
@@ -56,6 +61,7 @@ def health_overview(request: AuthenticatedRequest) -> HttpResponse:
         today=today,
     )
     days = score_days(today=today)
+    rollup = None
     distribution = band_distribution(accounts)
     context.update(
         scope_ok=True,
@@ -91,6 +97,6 @@ def health_overview(request: AuthenticatedRequest) -> HttpResponse:
                 days=trend.days, values=trend.arr, y_title="ARR (current)", money=True
             ),
             movers=movers,
-            stale=stale_scores(accounts, day=days.latest),
+            stale=stale_scores(None if rollup == COMPANY else accounts, day=days.latest),
         )
     return render(request, "health/overview.html", context)
