@@ -24,12 +24,14 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from accounts.models import Account, Contact, Interaction, Task, User
+from accounts.webhook_models import WebhookEndpoint
 from feedback.models import SurveyAnswer
 from reports.pdf import monthly_report_pdf_render
 from tests.core.hostile_data import (
     CSM_LAST_NAME,
     FORMULAS,
     IMG,
+    JS_URL,
     MARKUP,
     TEAM_NAME,
     HostileWorld,
@@ -301,3 +303,35 @@ def test_survey_comments_with_formulas_are_defused_in_the_product_request_csv(wo
 
     formula_comments = [c for c in comments if c.startswith(tuple(FORMULAS))]
     assert any(f"'{c}" in cells for c in formula_comments), cells[:40]
+
+
+# --- javascript: where a URL is taken ---------------------------------------------------------
+
+
+def test_a_javascript_next_address_never_becomes_a_link(world):
+    client = _client("manager")
+    task = Task.objects.filter(account=world.accounts[0]).first()
+    answer = SurveyAnswer.objects.filter(account__in=world.accounts).first()
+    assert task is not None
+    assert answer is not None
+
+    pages = [
+        f"/tasks/{task.pk}/edit/?next={JS_URL}",
+        f"/feedback/answers/{answer.pk}/tags/?next={JS_URL}",
+    ]
+    for url in pages:
+        html = _get(client, url)
+        problems, _ = markup_problems(html)
+        assert problems == [], url
+        assert 'href="javascript:' not in html.lower()
+
+
+def test_a_webhook_refuses_a_javascript_address(world):
+    response = _client("admin").post(
+        "/settings/webhooks/new/",
+        {"url": JS_URL, "events": ["health.band_changed"], "is_active": "on"},
+    )
+
+    assert response.status_code in {200, 400}
+    assert "Enter a valid URL." in response.content.decode()
+    assert not WebhookEndpoint.objects.exists()
