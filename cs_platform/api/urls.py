@@ -8,8 +8,11 @@ from rest_framework.routers import DefaultRouter
 
 from accounts import api as accounts_api
 from accounts import api_ingest
+from feedback import api as feedback_api
 from feedback import api_ingest as feedback_ingest
 from health import api as health_api
+from journeys import api as journeys_api
+from reports import api as reports_api
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -23,6 +26,14 @@ router.register("usage-records", accounts_api.UsageRecordViewSet, basename="usag
 router.register("support-tickets", accounts_api.SupportTicketViewSet, basename="support-ticket")
 router.register("health-scores", health_api.HealthScoreViewSet, basename="health-score")
 router.register("retention-metrics", health_api.RetentionMetricViewSet, basename="retention-metric")
+router.register("stages", journeys_api.StageViewSet, basename="stage")
+router.register(
+    "stage-transitions", journeys_api.StageTransitionViewSet, basename="stage-transition"
+)
+router.register("playbooks", journeys_api.PlaybookViewSet, basename="playbook")
+router.register("surveys", feedback_api.SurveyViewSet, basename="survey")
+router.register("survey-campaigns", feedback_api.SurveyCampaignViewSet, basename="survey-campaign")
+router.register("monthly-reports", reports_api.MonthlyReportViewSet, basename="monthly-report")
 
 # Bulk ingestion first, so a resource registered later under the same prefix cannot
 # shadow it.
