@@ -39,7 +39,7 @@ class ImportJob(TimeStampedModel):
     )
     file_name = models.CharField(max_length=255)
     # The file's text, so a worker on another machine needs no shared file storage. Uploads
-    # are capped at 20 MB, and the text is cleared once the job has finished.
+    # are capped at IMPORT_MAX_BYTES, and the text is cleared once the job has finished.
     content = models.TextField(blank=True)
     rows_total = models.PositiveIntegerField(default=0)
     rows_done = models.PositiveIntegerField(default=0)

@@ -2,7 +2,7 @@
 rows or none. The columns of each kind are documented in docs/csv-import.md."""
 
 from accounts.csv_import.columns import KINDS, KindSpec
-from accounts.csv_import.parsing import MAX_FILE_BYTES, CsvFileError, RowError, csv_text_decode
+from accounts.csv_import.parsing import CsvFileError, RowError, csv_text_decode
 from accounts.csv_import.validation import ImportPlan, ProgressCallback, csv_import_plan
 from accounts.csv_import.writing import (
     CsvImportRejected,
@@ -12,7 +12,6 @@ from accounts.csv_import.writing import (
 
 __all__ = [
     "KINDS",
-    "MAX_FILE_BYTES",
     "CsvFileError",
     "CsvImportRejected",
     "ImportPlan",

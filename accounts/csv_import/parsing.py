@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 
 from accounts.csv_import.columns import KindSpec
 
-# Uploads above this are refused: the text is kept on the ImportJob row until it has run.
-MAX_FILE_BYTES = 20 * 1024 * 1024
 # csv's default 128 KB per cell is plenty for these columns; a bigger cell means a broken quote.
 csv.field_size_limit(1024 * 1024)
 

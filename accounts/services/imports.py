@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.http import Http404
@@ -17,7 +18,6 @@ from django.utils import timezone
 
 from accounts.audit import Action, audit_record
 from accounts.csv_import import (
-    MAX_FILE_BYTES,
     CsvFileError,
     CsvImportRejected,
     ImportPlan,
@@ -30,6 +30,7 @@ from accounts.csv_import import (
 )
 from accounts.import_models import ImportJob
 from accounts.models import User
+from cs_platform.upload_limits import size_describe
 
 logger = logging.getLogger(__name__)
 
@@ -66,10 +67,9 @@ def import_job_prepare(*, kind: str, file_name: str, data: bytes, created_by: Us
 
     Raises CsvImportRejected listing every problem; then nothing is kept.
     """
-    if len(data) > MAX_FILE_BYTES:
-        raise CsvImportRejected(
-            [RowError(None, "", f"The file is larger than {MAX_FILE_BYTES // 2**20} MB.")]
-        )
+    if len(data) > settings.IMPORT_MAX_BYTES:
+        limit = size_describe(settings.IMPORT_MAX_BYTES)
+        raise CsvImportRejected([RowError(None, "", f"The file is larger than {limit}.")])
     try:
         text = csv_text_decode(data)
     except CsvFileError as exc:
@@ -173,7 +173,7 @@ def _import_job_finish(job: ImportJob, *, errors: list[RowError]) -> None:
     job.errors = [error.as_dict() for error in errors]
     job.rows_done = 0 if errors else job.rows_total
     job.finished_at = timezone.now()
-    # The file has served its purpose; keeping up to 20 MB per job forever is not worth it.
+    # The file has served its purpose; keeping up to IMPORT_MAX_BYTES per job forever is not worth it.
     job.content = ""
     if errors:
         job.rows_new = job.rows_updated = 0

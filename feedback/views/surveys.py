@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.csv_import import MAX_FILE_BYTES, RowError
+from accounts.csv_import import RowError
 from accounts.http import AuthenticatedRequest
 from accounts.models import User
 from accounts.selectors.access import local_today
@@ -209,35 +209,33 @@ def answer_import(request: AuthenticatedRequest) -> HttpResponse:
     errors: list[RowError] = []
     ignored: list[str] = []
     if request.method == "POST" and form.is_valid():
+        # The form has checked the file's size and rows against the import limits.
         upload = form.cleaned_data["file"]
-        if upload.size > MAX_FILE_BYTES:
-            form.add_error("file", f"The file is larger than {MAX_FILE_BYTES // 2**20} MB.")
-        else:
-            dry_run = form.cleaned_data["dry_run"]
-            plan, result = answers_import(data=upload.read(), dry_run=dry_run)
-            ignored = plan.ignored_columns
-            # A problem with the file as a whole belongs beside the file field.
-            for error in plan.errors:
-                if error.line is None:
-                    form.add_error("file", error.message)
-                else:
-                    errors.append(error)
-            if not plan.errors:
-                note = f" Ignored columns: {', '.join(ignored)}." if ignored else ""
-                if result is None:
-                    messages.info(
-                        request,
-                        f"Dry run: {len(plan.rows)} answers are valid; {plan.rows_new} would "
-                        f"be created and {plan.rows_updated} updated. Nothing was written." + note,
-                    )
-                else:
-                    messages.success(
-                        request,
-                        f"Imported {result.rows_total} answers: {result.rows_new} created, "
-                        f"{result.rows_updated} updated, {result.follow_ups_opened} "
-                        f"follow-up{'s' if result.follow_ups_opened != 1 else ''} opened." + note,
-                    )
-                return redirect(reverse("feedback:survey_list") + "#import")
+        dry_run = form.cleaned_data["dry_run"]
+        plan, result = answers_import(data=upload.read(), dry_run=dry_run)
+        ignored = plan.ignored_columns
+        # A problem with the file as a whole belongs beside the file field.
+        for error in plan.errors:
+            if error.line is None:
+                form.add_error("file", error.message)
+            else:
+                errors.append(error)
+        if not plan.errors:
+            note = f" Ignored columns: {', '.join(ignored)}." if ignored else ""
+            if result is None:
+                messages.info(
+                    request,
+                    f"Dry run: {len(plan.rows)} answers are valid; {plan.rows_new} would "
+                    f"be created and {plan.rows_updated} updated. Nothing was written." + note,
+                )
+            else:
+                messages.success(
+                    request,
+                    f"Imported {result.rows_total} answers: {result.rows_new} created, "
+                    f"{result.rows_updated} updated, {result.follow_ups_opened} "
+                    f"follow-up{'s' if result.follow_ups_opened != 1 else ''} opened." + note,
+                )
+            return redirect(reverse("feedback:survey_list") + "#import")
     context = {
         "form": form,
         "errors": errors,

@@ -7,12 +7,14 @@ from argparse import ArgumentParser
 from pathlib import Path
 from typing import Any, NoReturn
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from accounts.csv_import import KINDS, MAX_FILE_BYTES, CsvImportRejected, RowError
+from accounts.csv_import import KINDS, CsvImportRejected, RowError
 from accounts.selectors.access import local_today
 from accounts.services.imports import csv_import_file
+from cs_platform.upload_limits import size_describe
 
 _PHASES = {"check": "Checking rows", "write": "Writing rows"}
 
@@ -38,10 +40,10 @@ class Command(BaseCommand):
         path: Path = options["file"]
         if not path.is_file():
             raise CommandError(f"No such file: {path}")
-        if path.stat().st_size > MAX_FILE_BYTES:
+        if path.stat().st_size > settings.IMPORT_MAX_BYTES:
             self.stderr.write(
-                f"Note: {path} is larger than the upload page's {MAX_FILE_BYTES // 2**20} MB "
-                "limit; the command imports it anyway."
+                f"Note: {path} is larger than the upload page's "
+                f"{size_describe(settings.IMPORT_MAX_BYTES)} limit; the command imports it anyway."
             )
         data = path.read_bytes()
         show_bars = options.get("verbosity", 1) >= 1
