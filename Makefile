@@ -8,7 +8,7 @@ DEMO_ENV := DEBUG=$${DEBUG:-true}
 DEMO_ACCOUNTS ?= 400
 DEMO_DAYS ?= 365
 
-.PHONY: run test install migrate seed lint format typecheck bench clean
+.PHONY: run test install migrate seed lint format typecheck bench load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,19 @@ format: install
 
 typecheck: install
 	$(BIN)/mypy .
+
+# Load test of a server already running on LOAD_HOST (e.g. gunicorn on the 50,000-account
+# database): LOAD_USERS users spawned 10 a second, headless, stopped after LOAD_TIME; prints
+# p50/p95/p99 per page. Run it with that server's DATABASE_URL: it issues the API user's
+# token there unless LOAD_API_TOKEN is set.
+LOAD_HOST ?= http://127.0.0.1:8899
+LOAD_TIME ?= 2m
+LOAD_USERS ?= 50
+LOAD_TOKEN_CODE := from accounts.models import User; from accounts.services.api_tokens import api_token_create; print(api_token_create(user=User.objects.get(username='manager'), name='load test')[1])
+load: install
+	LOAD_API_TOKEN="$${LOAD_API_TOKEN:-$$($(DEMO_ENV) $(BIN)/python manage.py shell -v 0 -c "$(LOAD_TOKEN_CODE)")}" \
+	$(BIN)/locust -f tests/load/locustfile.py --headless --only-summary -H $(LOAD_HOST) \
+		-u $(LOAD_USERS) -r 10 --run-time $(LOAD_TIME) --stop-timeout 10
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3
