@@ -329,3 +329,17 @@ def test_every_live_account_is_placed_on_its_journey_with_a_consistent_history()
         assert history[-1].at == journey.entered_at
         assert [t.at for t in history] == sorted(t.at for t in history)
     assert len({j.stage.slug for j in journeys.values()}) >= 2
+
+
+def test_a_fresh_demo_has_the_pages_rollups_so_no_page_starts_empty():
+    from health.models import HealthBandTrend, HealthScore
+    from reports.models import FeedbackScoreMonth, MetricSnapshot
+
+    seed("--accounts", "30", "--days", "60", "--health-days", "3")
+
+    latest = max(HealthScore.objects.values_list("day", flat=True))
+    company = HealthBandTrend.objects.filter(scope="company", day=latest)
+    # The latest day's three bands add up to the accounts scored that day.
+    assert sum(row.accounts for row in company) == HealthScore.objects.filter(day=latest).count()
+    assert FeedbackScoreMonth.objects.filter(scope="company").exists()
+    assert not MetricSnapshot.objects.filter(metric__startswith="health_drop_").exists()
