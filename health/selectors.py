@@ -531,7 +531,8 @@ def health_movers_stored(
     )
     if rows:
         day = rows[0].day
-    down, up = [], []
+    down: list[Mover] = []
+    up: list[Mover] = []
     for row in rows:
         mover = Mover(
             account=row.account,
