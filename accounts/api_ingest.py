@@ -6,7 +6,8 @@ Each request is all or nothing: every item is checked first (types with a plain
 Serializer, then the account external ids in ONE query restricted to accounts the caller may
 edit, then duplicates within the request); any bad item answers 400 listing each error by
 item index and field, and nothing is written. Valid requests are written in one transaction
-with INSERT ... ON CONFLICT DO UPDATE in batches (one statement per WRITE_BATCH rows).
+with INSERT ... ON CONFLICT DO UPDATE (usage on PostgreSQL: COPY into a temporary table,
+then one INSERT ... SELECT ... ON CONFLICT).
 
 Retries: an `Idempotency-Key` header makes a retried request return the first response
 without writing again. Keys live in the default cache for IDEMPOTENCY_TTL (Redis in
@@ -15,7 +16,9 @@ only dedupes within that process). The same key with a different body (or endpoi
 answers 409. Without a key a resend is still harmless: the upsert writes the same rows.
 
 Speed: a ModelSerializer(many=True) runs one query per item to check its account (about
-6,000 rows/s here, FIELD-NOTES); this path runs a fixed number of queries per request.
+6,000 rows/s here, FIELD-NOTES); this path runs a fixed number of queries per request. Usage,
+the bulk of the traffic, goes further: orjson parses the body, plainly valid items skip the
+serializer, the account ids go to PostgreSQL as one array, and rows load through COPY.
 """
 
 from __future__ import annotations
@@ -25,17 +28,20 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import wraps
-from io import BytesIO
+from io import BytesIO, StringIO
 from typing import Any, cast
 
+import orjson
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Model, QuerySet
+from django.db.models import BooleanField, Model, QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import HttpRequest
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.fields import SkipField, empty
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -53,10 +59,14 @@ from cs_platform.api.scoping import (
 from cs_platform.api.throttles import IngestRateThrottle
 
 MAX_ITEMS = 10_000
-# Rows per INSERT ... ON CONFLICT statement: a full request is two statements on PostgreSQL
-# (seven array parameters each), which bounds the arrays psycopg2 builds in memory while
-# keeping round trips few; SQLite's bulk_create cuts this further to its parameter limit.
+# Rows per bulk_create upsert statement (tickets; usage on SQLite, which cuts this further to
+# its parameter limit): bounds the statement built in memory while keeping round trips few.
+# Usage on PostgreSQL goes through COPY in one statement per request.
 WRITE_BATCH = 5_000
+# From this many usage rows a request is loaded with COPY; smaller ones keep one INSERT from
+# arrays (one statement instead of three). Measured per request: 1,000 rows 42 ms -> 23 ms,
+# 5,000 rows 127 ms -> 70 ms, 100 rows 15 ms -> 8 ms (mostly the commit).
+COPY_MIN_ROWS = 1_000
 # A request body above this is refused before it is read (10,000 items with long ticket
 # subjects or comments stay well below it).
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -206,7 +216,16 @@ def accounts_by_external_id(*, user: User, external_ids: Iterable[str]) -> dict[
     wanted = set(external_ids)
     if not wanted:
         return {}
-    found = _editable(user).filter(external_id__in=wanted).values_list("external_id", "pk")
+    editable = _editable(user)
+    if connection.vendor == "postgresql":
+        # One array parameter: `IN (%s, %s, ...)` makes Django prepare 10,000 parameters one
+        # by one, which cost as much as validating the whole request.
+        column = f"{connection.ops.quote_name(Account._meta.db_table)}.external_id"
+        matches = RawSQL(f"{column} = ANY(%s)", (list(wanted),), output_field=BooleanField())
+        editable = editable.filter(matches)
+    else:
+        editable = editable.filter(external_id__in=wanted)
+    found = editable.values_list("external_id", "pk")
     return {external_id: pk for external_id, pk in found if external_id is not None}
 
 
@@ -402,6 +421,68 @@ class UsageItemSerializer(LeanItemSerializer):
     events = CountField(min_value=0, max_value=MAX_INT, default=0)
 
 
+_USAGE_COUNT_BOUNDS = (
+    ("active_users", MAX_INT),
+    ("licensed_seats", MAX_INT),
+    ("logins", MAX_INT),
+    ("key_features_used", 32767),
+    ("events", MAX_INT),
+)
+_EXTERNAL_ID_MAX = 100
+
+
+def _usage_item_plain(raw: Any) -> dict[str, Any] | None:
+    """The item as UsageItemSerializer would return it, when it is plainly valid: a short
+    ASCII external id with no surrounding spaces, a "YYYY-MM-DD" day, whole numbers in
+    range. None for anything else, which then takes the serializer's path and messages."""
+    if type(raw) is not dict:
+        return None
+    external_id = raw.get("account_external_id")
+    if (
+        type(external_id) is not str
+        or not 0 < len(external_id) <= _EXTERNAL_ID_MAX
+        or not external_id.isascii()
+        or not external_id.isprintable()
+        or external_id.strip() != external_id
+    ):
+        return None
+    day = raw.get("day")
+    if type(day) is not str or len(day) != 10:
+        return None
+    try:
+        item: dict[str, Any] = {
+            "account_external_id": external_id,
+            "day": dt.date.fromisoformat(day),
+        }
+    except ValueError:
+        return None
+    for name, high in _USAGE_COUNT_BOUNDS:
+        value = raw.get(name, 0)
+        if type(value) is not int or not 0 <= value <= high:
+            return None
+        item[name] = value
+    return item
+
+
+def usage_items_validated(request: Request) -> tuple[list[dict[str, Any]], ItemErrors]:
+    """validated_items for usage, with a fast path: at 10,000 items DRF's per-field calls
+    cost more than writing the rows. When every item is plainly valid (what integrations
+    send) they are checked here; if any is not, the whole request takes the serializer's
+    path, so every error reads exactly as before."""
+    data = request.data
+    raw_items = data.get("items") if isinstance(data, dict) else None
+    if type(raw_items) is list and 0 < len(raw_items) <= MAX_ITEMS:
+        items = []
+        for raw in raw_items:
+            item = _usage_item_plain(raw)
+            if item is None:
+                break
+            items.append(item)
+        else:
+            return items, ItemErrors()
+    return validated_items(request, UsageItemSerializer)
+
+
 class UsageBulkSerializer(serializers.Serializer):
     items = UsageItemSerializer(
         many=True,
@@ -466,14 +547,18 @@ _USAGE_VALUES = USAGE_COLUMNS[2:]
 def usage_upsert(rows: Sequence[tuple[Any, ...]]) -> None:
     """Insert or replace usage rows (tuples in USAGE_COLUMNS order) in one transaction.
 
-    On PostgreSQL: INSERT ... SELECT FROM unnest(one array per column) ON CONFLICT DO UPDATE,
-    WRITE_BATCH rows a statement with seven bind parameters. bulk_create(update_conflicts=
-    True) sends the same upsert but first prepares every value in Python (7 calls per row);
-    at 10,000 rows a request that cost more than PostgreSQL's insert itself and held the
-    endpoint near 8,000 rows/s (bench_ingest). Other databases (SQLite) use bulk_create.
+    On PostgreSQL: COPY into a temporary table, then one INSERT ... SELECT ... ON CONFLICT DO
+    UPDATE. An INSERT from unnest(one array per column) spent as long in psycopg2 turning
+    Python ints and dates into array literals as PostgreSQL spent inserting; COPY's text
+    rows cost a fraction of that on both sides (bench_ingest: 100,000 rows 2.1 s -> 1.1 s).
+    Below COPY_MIN_ROWS one INSERT from unnest(one array per column) does it in a single
+    statement. Other databases (SQLite) use bulk_create.
     """
     if connection.vendor == "postgresql":
-        _usage_upsert_unnest(rows)
+        if len(rows) >= COPY_MIN_ROWS:
+            _usage_upsert_copy(rows)
+        else:
+            _usage_upsert_unnest(rows)
         return
     with transaction.atomic():
         UsageRecord.objects.bulk_create(
@@ -485,13 +570,56 @@ def usage_upsert(rows: Sequence[tuple[Any, ...]]) -> None:
         )
 
 
+_USAGE_STAGING = "usage_ingest_staging"
+
+
+def _usage_copy_text(rows: Sequence[tuple[Any, ...]]) -> StringIO:
+    """COPY's text format. Every value is a validated int or date, so none holds a tab, a
+    newline or a backslash that would need escaping."""
+    buffer = StringIO()
+    write = buffer.write
+    for account_id, day, active, seats, logins, features, events in rows:
+        write(
+            f"{account_id}\t{day.isoformat()}\t{active}\t{seats}\t{logins}\t{features}\t{events}\n"
+        )
+    buffer.seek(0)
+    return buffer
+
+
+def _usage_upsert_copy(rows: Sequence[tuple[Any, ...]]) -> None:
+    meta = UsageRecord._meta
+    quote = connection.ops.quote_name
+    fields = [cast(Any, meta.get_field(name)) for name in USAGE_COLUMNS]
+    columns = [quote(field.column) for field in fields]
+    staging = quote(_USAGE_STAGING)
+    definition = ", ".join(
+        f"{column} {field.db_type(connection)}"
+        for column, field in zip(columns, fields, strict=True)
+    )
+    updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in columns[2:])
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Dropped right after the insert, so a second upsert in the same transaction can make
+        # its own; a failure rolls the creation back with everything else (DDL is
+        # transactional), and ON COMMIT DROP is the backstop.
+        cursor.execute(f"CREATE TEMPORARY TABLE {staging} ({definition}) ON COMMIT DROP")
+        cursor.cursor.copy_expert(  # type: ignore[attr-defined]
+            f"COPY {staging} ({', '.join(columns)}) FROM STDIN", _usage_copy_text(rows)
+        )
+        cursor.execute(
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) "
+            f"SELECT {', '.join(columns)} FROM {staging} "
+            f"ON CONFLICT ({columns[0]}, {columns[1]}) DO UPDATE SET {updates}; "
+            f"DROP TABLE {staging}"
+        )
+
+
 def _usage_upsert_unnest(rows: Sequence[tuple[Any, ...]]) -> None:
     meta = UsageRecord._meta
     quote = connection.ops.quote_name
-    fields = [meta.get_field(name) for name in USAGE_COLUMNS]
-    columns = [quote(cast(Any, field).column) for field in fields]
+    fields = [cast(Any, meta.get_field(name)) for name in USAGE_COLUMNS]
+    columns = [quote(field.column) for field in fields]
     # Each array is cast to its column's type: "bigint[]", "date[]", "integer[]", ...
-    arrays = ", ".join(f"%s::{cast(Any, field).db_type(connection)}[]" for field in fields)
+    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
     updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in columns[2:])
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) "
@@ -499,9 +627,7 @@ def _usage_upsert_unnest(rows: Sequence[tuple[Any, ...]]) -> None:
         f"ON CONFLICT ({columns[0]}, {columns[1]}) DO UPDATE SET {updates}"
     )
     with transaction.atomic(), connection.cursor() as cursor:
-        for start in range(0, len(rows), WRITE_BATCH):
-            batch = rows[start : start + WRITE_BATCH]
-            cursor.execute(sql, [list(column) for column in zip(*batch, strict=True)])
+        cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
 
 
 # --- Views --------------------------------------------------------------------------------
@@ -536,16 +662,56 @@ def bulk_schema(request: type[serializers.Serializer], what: str) -> Callable[[A
     )
 
 
+# orjson reads an integer beyond 64 bits (20 digits or more) as a float, where the json
+# module keeps it exact and the field then says it is too large.
+_LONG_NUMBER = re.compile(rb"[0-9]{20}")
+
+
+class BulkJSONParser(JSONParser):
+    """JSON through orjson (about 5x faster than the json module on a 10,000-item body). A
+    body orjson refuses (NaN, lone surrogates) or could read differently (a 20-digit run)
+    goes to DRF's own parser, so what is accepted and every error message stay DRF's."""
+
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        body = stream.read()
+        if not _LONG_NUMBER.search(body):
+            try:
+                return orjson.loads(body)
+            except orjson.JSONDecodeError:
+                pass
+        return super().parse(BytesIO(body), media_type, parser_context)
+
+
 class BulkIngestView(APIView):
     schema = ApiAutoSchema()
     permission_classes = [permissions.IsAuthenticated, CanWriteAccounts]
     throttle_classes = [IngestRateThrottle]
+    parser_classes = [BulkJSONParser, FormParser, MultiPartParser]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # Before authentication: session auth's CSRF check parses the body, after which the
         # raw bytes (the idempotency fingerprint) could no longer be read.
         _buffer_body(request._request)
         super().initial(request, *args, **kwargs)
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            # DRF's request, this view and the response point at one another: a cycle that
+            # only the garbage collector's oldest generation frees, and it runs rarely. Let
+            # go of the body and its parsed items (several MB a request) now, so a worker's
+            # memory stays flat under a stream of bulk requests.
+            drf_request = getattr(self, "request", None)
+            if isinstance(drf_request, Request):
+                drf_request._full_data = drf_request._data = {}  # type: ignore[attr-defined]
+            request._body = b""  # type: ignore[attr-defined]
+            request._stream = BytesIO()  # type: ignore[attr-defined]
 
 
 class UsageBulkView(BulkIngestView):
@@ -555,7 +721,7 @@ class UsageBulkView(BulkIngestView):
     @idempotent
     def post(self, request: Request) -> Response:
         user = request_user(request)
-        items, errors = validated_items(request, UsageItemSerializer)
+        items, errors = usage_items_validated(request)
         accounts = check_accounts(items, errors, user=user)
         check_duplicates(
             items,
