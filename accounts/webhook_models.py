@@ -59,10 +59,21 @@ class WebhookDelivery(models.Model):
     response_status = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # What the delivery announces, for events that a nightly producer finds again on every
+    # run ("health.band_changed:2026-03-01:42", "renewal.at_risk:2026-05-31:42"): the
+    # constraint below lets each endpoint hear of it once. Empty for one-off events.
+    dedupe_key = models.CharField(max_length=120, blank=True, default="")
 
     class Meta:
         app_label = "accounts"
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "dedupe_key"],
+                condition=~models.Q(dedupe_key=""),
+                name="webhook_delivery_once_per_key",
+            ),
+        ]
         indexes = [
             # The endpoint page: its deliveries, newest first.
             models.Index(fields=["endpoint", "-created_at"], name="webhook_delivery_endpoint_idx"),

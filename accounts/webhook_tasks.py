@@ -1,7 +1,13 @@
-"""Celery task sending one webhook delivery; re-exported by accounts.tasks for autodiscovery."""
+"""Celery tasks of outbound webhooks: sending one delivery, and the nightly producer of
+health events. Re-exported by accounts.tasks, whose import registers both with the worker."""
+
+import datetime as dt
 
 from celery import shared_task
+from django.db import OperationalError
 
+from accounts.jobs import JobAlreadyRunning, job_run
+from accounts.selectors.access import local_today
 from accounts.services.webhooks import WebhookDeliveryError, webhook_delivery_send
 
 MAX_RETRIES = 6
@@ -20,3 +26,26 @@ MAX_RETRIES = 6
 def webhook_delivery_send_task(delivery_id: int) -> str:
     delivery = webhook_delivery_send(delivery_id=delivery_id)
     return delivery.status if delivery is not None else "gone"
+
+
+HEALTH_WEBHOOK_EVENTS_JOB = "health-webhook-events"
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=30, max_retries=3)
+def health_webhook_events_task(day_iso: str | None = None) -> int | None:
+    """Nightly, after the health scores: announce the day's band changes and renewals at
+    risk to subscribed endpoints. Idempotent (each endpoint hears of each occurrence once),
+    so a redelivered or repeated run sends nothing new. Returns the deliveries queued, None
+    when another run of the job holds its lock."""
+    # Imported here: the producers read health scores, a floor above accounts; this entry
+    # point sits beside the delivery task so the worker registers both from accounts.tasks.
+    from health.webhook_events import health_webhook_events_emit
+
+    day = dt.date.fromisoformat(day_iso) if day_iso else local_today()
+    try:
+        with job_run(HEALTH_WEBHOOK_EVENTS_JOB, period=day.isoformat()) as run:
+            outcome = health_webhook_events_emit(day=day)
+            run.rows = outcome.deliveries
+    except JobAlreadyRunning:
+        return None
+    return outcome.deliveries

@@ -24,6 +24,13 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": crontab(hour=2, minute=0),
         "options": {"expires": 6 * HOUR},
     },
+    # Webhooks for the day's health band changes and renewals at risk, each announced once.
+    # 02:50: after health (02:00) has scored the day; expires in 6 h.
+    "health-webhook-events": {
+        "task": "accounts.webhook_tasks.health_webhook_events_task",
+        "schedule": crontab(hour=2, minute=50),
+        "options": {"expires": 6 * HOUR},
+    },
     # Retention snapshots per month and scope. 03:30: after health, whose bands feed ARR at
     # risk; expires in 6 h.
     "retention-nightly": {
