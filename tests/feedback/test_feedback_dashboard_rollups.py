@@ -199,3 +199,13 @@ def test_the_stored_page_runs_the_same_queries_for_few_and_many_answers(
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(PAGE)
     assert {k.key: k for k in response.context["kpis"]}["nps"].count == 36
+
+
+def test_the_newest_answer_time_is_the_newest_of_any_kind(book):
+    from feedback.selectors import newest_answer_time
+
+    # The newest of the book is the orphan's NPS of 12 March; then a CES on 13 March.
+    assert newest_answer_time() == at(2026, 3, 12)
+    answer(book["smbco"], "ces", 4, at(2026, 3, 13))
+
+    assert newest_answer_time() == at(2026, 3, 13)
