@@ -282,7 +282,7 @@ def check_foreign_keys(
         return  # admins and managers edit every account
     ids = {item["external_id"] for i, item in enumerate(items) if i not in errors}
     taken = set(
-        model.objects.filter(external_id__in=ids)
+        model._default_manager.filter(external_id__in=ids)
         .exclude(account__in=editable.values("pk"))
         .values_list("external_id", flat=True)
     )

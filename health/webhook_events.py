@@ -15,8 +15,10 @@ accounts.services.webhooks.webhook_events_emit_bulk.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
+from typing import Any, cast
 
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
@@ -103,6 +105,7 @@ def renewals_at_risk_on(*, day: dt.date) -> list[tuple[str, dict[str, Any]]]:
         )
         .order_by("account_id")
     )
+    # renewal_date is never None here: the range filter excludes null dates.
     return [
         (
             f"{WebhookEvent.RENEWAL_AT_RISK}:{renewal_date.isoformat()}:{account_id}",
@@ -117,7 +120,9 @@ def renewals_at_risk_on(*, day: dt.date) -> list[tuple[str, dict[str, Any]]]:
                 "day": day,
             },
         )
-        for account_id, name, renewal_date, arr, band, score in rows
+        for account_id, name, renewal_date, arr, band, score in cast(
+            "Iterable[tuple[int, str, dt.date, Decimal, str, int]]", rows
+        )
     ]
 
 
