@@ -167,3 +167,18 @@ def test_only_admins_and_managers_open_surveys_and_campaigns(request, persona, c
     assert survey.name != "X"
     assert SurveyCampaign.objects.get(pk=campaign.pk).status == "draft"
     assert Survey.objects.count() == 1
+
+
+def test_the_campaign_list_runs_a_fixed_number_of_queries(
+    manager, contacts, django_assert_max_num_queries
+):
+    for number in range(6):
+        SurveyCampaign.objects.create(survey=SurveyFactory(), name=f"Campaign {number}")
+    client = token_client(manager)
+
+    # Token lookup, last used, count, campaigns with their counts: not one per campaign.
+    with django_assert_max_num_queries(5):
+        body = client.get(f"{API}/survey-campaigns/").json()
+
+    assert body["count"] == 6
+    assert {row["invited_count"] for row in body["results"]} == {0}

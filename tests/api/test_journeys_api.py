@@ -367,3 +367,16 @@ def test_only_admins_and_managers_open_playbooks(request, persona):
     )
     assert Playbook.objects.count() == 4
     assert not Playbook.objects.filter(name="X").exists()
+
+
+def test_a_teammate_reads_the_owners_transitions(owner, teammate, account):
+    journey_start(account=account, stage=_stage("onboarding"), by=owner)
+    transition = StageTransition.objects.get(account=account)
+
+    response = token_client(teammate).get(f"{API}/stage-transitions/{transition.pk}/")
+
+    assert response.status_code == 200
+    assert (response.json()["account"], response.json()["to_stage"]) == (
+        account.pk,
+        _stage("onboarding").pk,
+    )
