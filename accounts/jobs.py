@@ -59,6 +59,9 @@ PLAYBOOKS = Job("playbooks", "Playbooks", Cadence.DAILY)
 HEALTH_BACKTEST = Job("health_backtest", "Score backtest", Cadence.WEEKLY)
 CHURN_RISK = Job("churn_risk", "Churn risk", Cadence.DAILY)
 MONTHLY_REPORT = Job("monthly_report", "Monthly report", Cadence.MONTHLY)
+HEALTH_WEBHOOK_EVENTS = Job(
+    "health_webhook_events", "Webhooks: band changes, renewals at risk", Cadence.DAILY
+)
 JOBS = (
     ACCOUNT_ROLLUPS,
     HEALTH_SCORES,
@@ -67,6 +70,7 @@ JOBS = (
     PLAYBOOKS,
     HEALTH_BACKTEST,
     CHURN_RISK,
+    HEALTH_WEBHOOK_EVENTS,
     MONTHLY_REPORT,
 )
 

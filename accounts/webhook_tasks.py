@@ -6,7 +6,7 @@ import datetime as dt
 from celery import shared_task
 from django.db import OperationalError
 
-from accounts.jobs import JobAlreadyRunning, job_run
+from accounts.jobs import HEALTH_WEBHOOK_EVENTS, JobAlreadyRunning, job_run
 from accounts.selectors.access import local_today
 from accounts.services.webhooks import WebhookDeliveryError, webhook_delivery_send
 
@@ -28,9 +28,6 @@ def webhook_delivery_send_task(delivery_id: int) -> str:
     return delivery.status if delivery is not None else "gone"
 
 
-HEALTH_WEBHOOK_EVENTS_JOB = "health-webhook-events"
-
-
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=30, max_retries=3)
 def health_webhook_events_task(day_iso: str | None = None) -> int | None:
     """Nightly, after the health scores: announce the day's band changes and renewals at
@@ -43,7 +40,7 @@ def health_webhook_events_task(day_iso: str | None = None) -> int | None:
 
     day = dt.date.fromisoformat(day_iso) if day_iso else local_today()
     try:
-        with job_run(HEALTH_WEBHOOK_EVENTS_JOB, period=day.isoformat()) as run:
+        with job_run(HEALTH_WEBHOOK_EVENTS.name, period=day.isoformat()) as run:
             outcome = health_webhook_events_emit(day=day)
             run.rows = outcome.deliveries
     except JobAlreadyRunning:

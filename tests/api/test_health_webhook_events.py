@@ -215,7 +215,7 @@ def test_the_nightly_task_records_its_run_and_returns_the_deliveries(night, no_s
 
     assert health_webhook_events_task(DAY.isoformat()) == 2
     assert health_webhook_events_task(DAY.isoformat()) == 0
-    runs = JobRun.objects.filter(job="health-webhook-events", period="2026-03-10")
+    runs = JobRun.objects.filter(job="health_webhook_events", period="2026-03-10")
     assert [run.status for run in runs.order_by("pk")] == ["succeeded", "succeeded"]
     assert [run.rows for run in runs.order_by("pk")] == [2, 0]
 
