@@ -173,7 +173,7 @@ def _import_job_finish(job: ImportJob, *, errors: list[RowError]) -> None:
     job.errors = [error.as_dict() for error in errors]
     job.rows_done = 0 if errors else job.rows_total
     job.finished_at = timezone.now()
-    # The file has served its purpose; keeping up to IMPORT_MAX_BYTES per job forever is not worth it.
+    # The file has served its purpose; keeping it (up to IMPORT_MAX_BYTES) forever is not.
     job.content = ""
     if errors:
         job.rows_new = job.rows_updated = 0
