@@ -12,7 +12,10 @@ from reports.services_monthly import monthly_report_generate
 from tests.api import fresh_cache, token_client  # noqa: F401
 from tests.factories import AccountFactory, ContractFactory
 
-pytestmark = pytest.mark.usefixtures("fresh_cache")
+# django_db up front: these tests reach the database through request.getfixturevalue, and
+# without the mark pytest-django would order them after the transactional tests, whose
+# flush removes the default stages and playbooks the migrations created.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
 
 API = "/api/v1"
 
