@@ -12,8 +12,9 @@ import datetime as dt
 from typing import Any, cast
 
 from django import forms
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import QuerySet
 
+from accounts.forms.scope_csm import csm_field_scope
 from accounts.models import Account, Segment, Team, User
 from feedback.metrics import Period, add_months
 from feedback.models import Survey, Tag
@@ -61,11 +62,7 @@ class _ScopeFields(forms.Form):
         if not user.sees_all_accounts:
             teams = teams.filter(pk=user.team_id) if user.team_id else teams.none()
         cast(forms.ModelChoiceField, self.fields["team"]).queryset = teams
-        # People owning at least one account the viewer may see, and the viewer themselves.
-        owns_visible = Exists(visible.filter(owner=OuterRef("pk")).order_by())
-        cast(forms.ModelChoiceField, self.fields["csm"]).queryset = User.objects.filter(
-            owns_visible | Q(pk=user.pk)
-        )
+        csm_field_scope(self, user=user, visible=visible)
 
     filter_names: tuple[str, ...] = ("segment", "team", "csm", "tier")
 
