@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.http import Http404
 
@@ -71,6 +72,8 @@ from reports.targets import (
     target_status,
 )
 
+# CSM rows per page: each row costs a share of every grouped read.
+TEAM_PAGE_SIZE = 50
 # Onboarding exits counted for a CSM's time to value: the 12 months up to the period's end.
 TTV_WINDOW_MONTHS = 12
 
@@ -252,6 +255,8 @@ class TeamPerformance:
     compare: ReportPeriod | None
     rows: list[CsmRow]
     targets: list[Target] = field(default_factory=list)
+    # The page of CSMs the rows are (every CSM sorted, then cut into pages).
+    page_obj: Page | None = None
 
     @property
     def has_targets(self) -> bool:
@@ -522,25 +527,48 @@ def targets_for_team_page(*, period: ReportPeriod) -> list[Target]:
 # --- The page ----------------------------------------------------------------------------
 
 
-def team_performance(
+# The grouped reads each column rests on: a sort by one column reads only its own sources
+# for every CSM; the page's rows then read all of them for its CSMs alone.
+SOURCES_OF: dict[str, frozenset[str]] = {
+    "accounts": frozenset({"books"}),
+    "arr": frozenset({"books"}),
+    "health": frozenset({"snapshots"}),
+    "nrr": frozenset({"retention", "snapshots"}),
+    "grr": frozenset({"retention", "snapshots"}),
+    "renewal": frozenset({"retention", "snapshots"}),
+    "nps": frozenset({"scores"}),
+    "csat": frozenset({"scores"}),
+    "interactions": frozenset({"logged"}),
+    "tasks": frozenset({"closed"}),
+    "overdue": frozenset({"overdue"}),
+    "ttv": frozenset({"ttv"}),
+}
+ALL_SOURCES: frozenset[str] = frozenset().union(*SOURCES_OF.values())
+
+
+@dataclass
+class _Sources:
+    books: dict[int, tuple[int, Decimal]] = field(default_factory=dict)
+    retention: dict[str, list[RetentionSnapshot]] = field(default_factory=dict)
+    snapshots: dict[tuple[str, str], list[MetricSnapshot]] = field(default_factory=dict)
+    scores: dict[tuple[int, str], ScoreCounts] = field(default_factory=dict)
+    logged: dict[tuple[int, str], int] = field(default_factory=dict)
+    closed: dict[tuple[int, str], int] = field(default_factory=dict)
+    overdue: dict[int, int] = field(default_factory=dict)
+    ttv: dict[tuple[int, str], float] = field(default_factory=dict)
+
+
+def _sources(
+    needed: frozenset[str],
     *,
     viewer: User,
-    team: Team | None,
-    period: ReportPeriod,
-    compare: ReportPeriod | None,
+    ids: Sequence[int],
+    periods: Mapping[str, ReportPeriod],
     today: dt.date,
-    sort: str = DEFAULT_SORT,
-) -> TeamPerformance:
-    csms = list(team_csms(viewer=viewer, team=team))
-    targets = targets_for_team_page(period=period)
-    if not csms:
-        return TeamPerformance(period=period, compare=compare, rows=[], targets=targets)
-    ids = [user.pk for user in csms]
+) -> _Sources:
+    """The grouped reads in `needed`, for the CSMs `ids`; one query each (two for scores
+    before the nightly rollup has run)."""
     keys = [str(pk) for pk in ids]
-    periods: dict[str, ReportPeriod] = {"cur": period}
-    if compare is not None:
-        periods["prev"] = compare
-
     visible = accounts_visible_to(viewer)
     answers = SurveyAnswer.objects.all()
     interactions = Interaction.objects.all()
@@ -552,63 +580,84 @@ def team_performance(
         interactions = interactions.filter(account__in=in_view)
         tasks = tasks.filter(account__in=in_view)
 
-    books = books_by_owner(visible, ids)
+    found = _Sources()
     months = [month for p in periods.values() for month in p.months]
-    retention = retention_rows_by_csm(keys, months)
-    snapshot_names = ["avg_health"]
-    if any(p.kind == Target.Period.QUARTER for p in periods.values()):
-        snapshot_names += [quarter_metric(part) for part in QUARTER_PARTS]
-    snapshots = metric_rows_by_csm(keys, months, snapshot_names)
-    stored_from = month_add(today.replace(day=1), 1 - FEEDBACK_MONTHS)
-    scores: dict[tuple[int, str], ScoreCounts] = {}
-    if not viewer.is_csm and all(p.start >= stored_from for p in periods.values()):
-        # The nightly rollup holds these months: sum its answer counts. No row at all means
-        # it has not run (or nobody answered): count live, which is then cheap.
-        scores = scores_by_owner_stored(ids, periods)
-    if not scores:
-        scores = scores_by_owner(answers, ids, periods)
-    logged = interactions_by_author(interactions, ids, periods)
-    closed = tasks_closed_by(tasks, ids, periods)
-    overdue = overdue_by_owner(tasks, ids, today=today)
-    ttv = ttv_by_owner(visible, ids, periods, today=today)
+    if "books" in needed:
+        found.books = books_by_owner(visible, ids)
+    if "retention" in needed:
+        found.retention = retention_rows_by_csm(keys, months)
+    if "snapshots" in needed:
+        snapshot_names = ["avg_health"]
+        if any(p.kind == Target.Period.QUARTER for p in periods.values()):
+            snapshot_names += [quarter_metric(part) for part in QUARTER_PARTS]
+        found.snapshots = metric_rows_by_csm(keys, months, snapshot_names)
+    if "scores" in needed:
+        stored_from = month_add(today.replace(day=1), 1 - FEEDBACK_MONTHS)
+        if not viewer.is_csm and all(p.start >= stored_from for p in periods.values()):
+            # The nightly rollup holds these months: sum its answer counts. No row at all
+            # means it has not run (or nobody answered): count live, which is then cheap.
+            found.scores = scores_by_owner_stored(ids, periods)
+        if not found.scores:
+            found.scores = scores_by_owner(answers, ids, periods)
+    if "logged" in needed:
+        found.logged = interactions_by_author(interactions, ids, periods)
+    if "closed" in needed:
+        found.closed = tasks_closed_by(tasks, ids, periods)
+    if "overdue" in needed:
+        found.overdue = overdue_by_owner(tasks, ids, today=today)
+    if "ttv" in needed:
+        found.ttv = ttv_by_owner(visible, ids, periods, today=today)
+    return found
 
-    def actuals(user: User, key: str, p: ReportPeriod) -> dict[str, tuple[Number | None, str]]:
-        user_key = str(user.pk)
-        counts = scores.get((user.pk, key), ScoreCounts())
-        weeks = p.weeks_until(today)
 
-        quarter_parts = quarter_parts_of(snapshots, user_key, p)
+def _actuals(
+    found: _Sources, user: User, key: str, p: ReportPeriod, *, today: dt.date
+) -> dict[str, tuple[Number | None, str]]:
+    user_key = str(user.pk)
+    counts = found.scores.get((user.pk, key), ScoreCounts())
+    weeks = p.weeks_until(today)
+    quarter_parts = quarter_parts_of(found.snapshots, user_key, p)
 
-        def retention_value(metric: str) -> tuple[Number | None, str]:
-            found: Actual = retention_actual(
-                metric,
-                retention.get(user_key, []),
-                period=p,
-                today=today,
-                quarter_parts=quarter_parts,
-            )
-            return found.value, found.basis
-
-        health_found = snapshot_actual(
-            Metric.AVG_HEALTH, snapshots.get((user_key, "avg_health"), []), period=p, today=today
+    def retention_value(metric: str) -> tuple[Number | None, str]:
+        actual: Actual = retention_actual(
+            metric,
+            found.retention.get(user_key, []),
+            period=p,
+            today=today,
+            quarter_parts=quarter_parts,
         )
-        return {
-            "health": (health_found.value, health_found.basis),
-            "nrr": retention_value(Metric.NRR),
-            "grr": retention_value(Metric.GRR),
-            "renewal": retention_value(Metric.RENEWAL_RATE),
-            "nps": (counts.nps, f"{counts.nps_answers} answers"),
-            "csat": (counts.csat, f"{counts.csat_answers} answers"),
-            "interactions": (_per_week(logged.get((user.pk, key), 0), weeks), ""),
-            "tasks": (_per_week(closed.get((user.pk, key), 0), weeks), ""),
-            "ttv": (_days(ttv.get((user.pk, key))), ""),
-        }
+        return actual.value, actual.basis
 
+    health_found = snapshot_actual(
+        Metric.AVG_HEALTH, found.snapshots.get((user_key, "avg_health"), []), period=p, today=today
+    )
+    return {
+        "health": (health_found.value, health_found.basis),
+        "nrr": retention_value(Metric.NRR),
+        "grr": retention_value(Metric.GRR),
+        "renewal": retention_value(Metric.RENEWAL_RATE),
+        "nps": (counts.nps, f"{counts.nps_answers} answers"),
+        "csat": (counts.csat, f"{counts.csat_answers} answers"),
+        "interactions": (_per_week(found.logged.get((user.pk, key), 0), weeks), ""),
+        "tasks": (_per_week(found.closed.get((user.pk, key), 0), weeks), ""),
+        "ttv": (_days(found.ttv.get((user.pk, key))), ""),
+    }
+
+
+def _rows(
+    csms: Sequence[User],
+    found: _Sources,
+    *,
+    period: ReportPeriod,
+    compare: ReportPeriod | None,
+    today: dt.date,
+    targets: Sequence[Target],
+) -> list[CsmRow]:
     rows = []
     for user in csms:
-        accounts, arr = books.get(user.pk, (0, Decimal("0")))
-        current = actuals(user, "cur", period)
-        previous = actuals(user, "prev", compare) if compare is not None else {}
+        accounts, arr = found.books.get(user.pk, (0, Decimal("0")))
+        current = _actuals(found, user, "cur", period, today=today)
+        previous = _actuals(found, user, "prev", compare, today=today) if compare else {}
         scope_keys = {
             "csm": str(user.pk),
             "team": str(user.team_id) if user.team_id else "-",
@@ -617,14 +666,14 @@ def team_performance(
         cells: dict[str, Cell] = {
             "accounts": Cell(COLUMN_BY_KEY["accounts"], accounts),
             "arr": Cell(COLUMN_BY_KEY["arr"], arr),
-            "overdue": Cell(COLUMN_BY_KEY["overdue"], overdue.get(user.pk, 0)),
+            "overdue": Cell(COLUMN_BY_KEY["overdue"], found.overdue.get(user.pk, 0)),
         }
         for key, (value, basis) in current.items():
             column = COLUMN_BY_KEY[key]
             check = None
-            if column.metric:
+            if column.metric and targets:
                 check = target_check(
-                    targets,
+                    list(targets),
                     metric=column.metric,
                     period=period,
                     scope_keys=scope_keys,
@@ -638,8 +687,61 @@ def team_performance(
                 basis=basis,
             )
         rows.append(CsmRow(user=user, cells=cells))
+    return rows
+
+
+def csms_sorted(
+    csms: Sequence[User], *, viewer: User, period: ReportPeriod, today: dt.date, sort: str
+) -> list[User]:
+    """Every CSM in the page's order. By name or team from the users alone; by a metric from
+    that column's own grouped reads over every CSM (the current period only), ordered as
+    rows_sorted orders the rows."""
+    key = sort.lstrip("-")
+    if key not in COLUMN_BY_KEY:
+        return [row.user for row in rows_sorted((CsmRow(user, {}) for user in csms), sort)]
+    found = _sources(
+        SOURCES_OF[key],
+        viewer=viewer,
+        ids=[user.pk for user in csms],
+        periods={"cur": period},
+        today=today,
+    )
+    rows = _rows(csms, found, period=period, compare=None, today=today, targets=())
+    return [row.user for row in rows_sorted(rows, sort)]
+
+
+def team_performance(
+    *,
+    viewer: User,
+    team: Team | None,
+    period: ReportPeriod,
+    compare: ReportPeriod | None,
+    today: dt.date,
+    sort: str = DEFAULT_SORT,
+    page: str | int | None = None,
+    per_page: int | None = None,
+) -> TeamPerformance:
+    """One page of CSM rows, sorted across every CSM the viewer may review. Only the sort
+    column is read for all of them; every other figure is read for the page's CSMs alone, so
+    the work grows with the page, not with the team."""
+    csms = list(team_csms(viewer=viewer, team=team))
+    targets = targets_for_team_page(period=period)
+    ordered = csms_sorted(csms, viewer=viewer, period=period, today=today, sort=sort)
+    page_obj = Paginator(ordered, per_page or TEAM_PAGE_SIZE).get_page(page)
+    shown: list[User] = list(page_obj.object_list)
+    if not shown:
+        return TeamPerformance(
+            period=period, compare=compare, rows=[], targets=targets, page_obj=page_obj
+        )
+    periods: dict[str, ReportPeriod] = {"cur": period}
+    if compare is not None:
+        periods["prev"] = compare
+    found = _sources(
+        ALL_SOURCES, viewer=viewer, ids=[user.pk for user in shown], periods=periods, today=today
+    )
+    rows = _rows(shown, found, period=period, compare=compare, today=today, targets=targets)
     return TeamPerformance(
-        period=period, compare=compare, rows=rows_sorted(rows, sort), targets=targets
+        period=period, compare=compare, rows=rows, targets=targets, page_obj=page_obj
     )
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
@@ -91,9 +89,10 @@ def team_performance(request: AuthenticatedRequest) -> HttpResponse:
         compare=compare,
         today=today,
         sort=sort,
+        page=request.GET.get("page"),
     )
-    page = Paginator(performance.rows, settings.PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = list(page.object_list)
+    page = performance.page_obj
+    rows = performance.rows
     compare_label = compare.label if compare is not None else ""
     links = _sort_links(request, sort)
     context.update(

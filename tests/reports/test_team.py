@@ -607,3 +607,51 @@ def test_nps_and_csat_from_the_nightly_rollup_equal_the_live_count(
     assert scores(stored)[(owner.pk, "nps")][0] == Decimal("50.0")
     assert scores(stored)[(owner.pk, "csat")][0] == Decimal("66.7")
     assert scores(stored)[(teammate.pk, "nps")][0] == Decimal("-100.0")
+
+
+def test_a_sort_runs_across_every_csm_before_the_page_is_cut(
+    client_for, manager, owner, teammate, portfolio, monkeypatch
+):
+    # Given pages of one CSM each
+    monkeypatch.setattr("reports.selectors_team.TEAM_PAGE_SIZE", 1)
+    client = client_for(manager)
+    team = {"team": owner.team_id}
+
+    # When sorting by NRR, highest first, and reading both pages
+    first = client.get(PAGE, {**team, "sort": "-nrr"})
+    second = client.get(PAGE, {**team, "sort": "-nrr", "page": "2"})
+
+    # Then the owner (June NRR 110 %) leads and the teammate (90 %) is alone on page 2, with
+    # the numbers of the whole-team page; ascending puts the teammate first
+    assert [row.user for row in first.context["rows"]] == [owner]
+    assert [row.user for row in second.context["rows"]] == [teammate]
+    assert first.context["rows"][0].cells["nrr"].value == Decimal("110.0")
+    assert second.context["rows"][0].cells["nrr"].value == Decimal("90.0")
+    assert second.context["rows"][0].cells["accounts"].value == 1
+    assert first.context["page_obj"].paginator.count == 2
+    assert "sort=-nrr" in first.content.decode()
+    up = client.get(PAGE, {**team, "sort": "nrr"}).context["rows"]
+    assert [row.user for row in up] == [teammate]
+
+
+@pytest.mark.parametrize("sort", ["-ttv", "nps", "-nrr"])
+def test_a_sort_by_a_metric_runs_the_same_queries_for_few_or_many_csms(
+    client_for, manager, enterprise_team, django_assert_max_num_queries, sort
+):
+    # Given two CSMs, then eight
+    first = [
+        UserFactory(username=f"a{i}", role=User.Role.CSM, team=enterprise_team) for i in range(2)
+    ]
+    for user in first:
+        _book(user, 1)
+    client = client_for(manager)
+    params = {"compare": "previous", "sort": sort}
+    with CaptureQueriesContext(connection) as few:
+        client.get(PAGE, params)
+    for i in range(6):
+        _book(UserFactory(username=f"b{i}", role=User.Role.CSM, team=enterprise_team), 3)
+
+    # When the page is sorted by a metric, then the query count does not grow
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get(PAGE, params)
+    assert len(response.context["rows"]) == 8
