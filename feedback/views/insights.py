@@ -65,6 +65,9 @@ from feedback.services import answer_tag_add, answer_tag_remove, tag_create
 # The overview composes the nightly rollups the top floor computes, as a dashboard does.
 from reports.selectors_feedback import feedback_rollup_scope, feedback_stored
 
+# Rows of the overview's by-CSM breakdown per page (by name, as the other breakdowns).
+CSM_BREAKDOWN_PAGE_SIZE = 25
+
 # Cells a spreadsheet would run as a formula start with one of these.
 
 
@@ -157,6 +160,10 @@ def overview(request: AuthenticatedRequest) -> HttpResponse:
             (d, score_distribution_figure(kind=d.kind, counts=d.counts)) for d in distributions
         ],
         **breakdowns,
+        # Hundreds of CSMs: the table shows a page of them, the rest a link away.
+        by_csm_page=Paginator(breakdowns["by_csm"], CSM_BREAKDOWN_PAGE_SIZE).get_page(
+            request.GET.get("csm_page")
+        ),
         queue=follow_up_queue(accounts, today=today, kind=kind),
         first_contact=follow_up_first_contact_median(accounts, now=timezone.now(), kind=kind),
     )

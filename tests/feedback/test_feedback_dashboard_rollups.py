@@ -209,3 +209,30 @@ def test_the_newest_answer_time_is_the_newest_of_any_kind(book):
     answer(book["smbco"], "ces", 4, at(2026, 3, 13))
 
     assert newest_answer_time() == at(2026, 3, 13)
+
+
+def test_the_csm_breakdown_shows_a_page_of_csms_at_a_time(
+    client_for, manager, owner, teammate, outsider, book, monkeypatch
+):
+    # Given the nightly rows and pages of two CSMs
+    metric_snapshots_recompute(today=DAY)
+    monkeypatch.setattr("feedback.views.insights.CSM_BREAKDOWN_PAGE_SIZE", 2)
+    client = client_for(manager)
+
+    # When the overview is read, then its second page of CSMs
+    first = client.get(PAGE)
+    second = client.get(PAGE, {"csm_page": "2"})
+
+    # Then March's four rows (three owners with answers, then "Unassigned" for the orphan's
+    # 9) come two a page, in the order of the whole list, which stays whole in the context
+    everyone = [row.label for row in first.context["by_csm"]]
+    assert len(everyone) == 4
+    assert everyone[-1] == "Unassigned"
+    assert [row.label for row in first.context["by_csm_page"]] == everyone[:2]
+    assert [row.label for row in second.context["by_csm_page"]] == everyone[2:]
+    html = second.content.decode()
+    table = html[html.index('id="breakdown-csm"') : html.index('id="breakdown-csm-pages"')]
+    assert table.count("<tr data-row=") == 2
+    assert 'data-row="Unassigned"' in table
+    assert "3–4 of 4 CSMs" in html
+    assert "csm_page=1" in html
