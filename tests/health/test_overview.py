@@ -360,3 +360,36 @@ def test_the_page_runs_the_same_queries_for_few_and_many_accounts(
     # A filled-in segment/team/CSM adds one validation lookup each, no more.
     with django_assert_max_num_queries(18):
         client.get(PAGE, {"team": owner.team_id, "csm": owner.pk, "window": "30"})
+
+
+def _csm_options(response):
+    select = re.search(r'<select name="csm"[^>]*>(.*?)</select>', response.content.decode(), re.S)
+    return re.findall(r'<option value="([^"]*)"', select.group(1))
+
+
+def test_the_csm_dropdown_lists_the_picked_teams_csms_not_everyone(
+    client_for, manager, owner, teammate, outsider, portfolio, enterprise_team
+):
+    client = client_for(manager)
+
+    # Without a team, only the empty choice, which says to pick a team
+    response = client.get(PAGE)
+    assert _csm_options(response) == [""]
+    assert "pick a team to list its CSMs" in response.content.decode()
+
+    # With the Enterprise team picked, its two CSMs owning accounts and the viewer (on that
+    # team), not the SMB one
+    listed = _csm_options(client.get(PAGE, {"team": enterprise_team.pk}))
+    assert sorted(listed[1:]) == sorted(str(u.pk) for u in (manager, owner, teammate))
+
+    # A CSM chosen from the URL is listed and still narrows the page
+    response = client.get(PAGE, {"csm": outsider.pk})
+    assert _csm_options(response) == ["", str(outsider.pk)]
+    assert response.context["distribution"].total_arr == Decimal("530000")
+
+
+def test_a_csm_dropdown_lists_the_owners_of_their_teams_accounts(
+    client_for, owner, teammate, outsider, portfolio
+):
+    listed = _csm_options(client_for(owner).get(PAGE))
+    assert sorted(listed[1:]) == sorted([str(owner.pk), str(teammate.pk)])
