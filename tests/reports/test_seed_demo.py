@@ -312,6 +312,19 @@ def test_health_history_is_computed_after_seeding_so_the_demo_has_trends():
     scored = Account.objects.filter(health_score__isnull=False)
     assert scored.count() == latest.count()
     assert RetentionSnapshot.objects.filter(scope="company").exists()
+    # Today's nightly jobs ran as the beat would run them, each recorded as a success, so
+    # the health page's job table of a fresh demo has no warning.
+    from accounts.jobs import JOBS, Cadence, job_status_rows
+    from accounts.models import JobRun
+
+    daily = {job.name for job in JOBS if job.cadence == Cadence.DAILY}
+    succeeded_today = set(
+        JobRun.objects.filter(status="succeeded", period=days[-1].isoformat()).values_list(
+            "job", flat=True
+        )
+    )
+    assert succeeded_today == daily
+    assert job_status_rows(today=days[-1]).warnings == []
 
 
 def test_every_live_account_is_placed_on_its_journey_with_a_consistent_history():
