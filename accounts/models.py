@@ -508,6 +508,8 @@ class SupportTicket(models.Model):
         indexes = [
             # Support component: an account's tickets over the last 30 days; the timeline.
             models.Index(fields=["account", "-opened_at"], name="ticket_account_opened_idx"),
+            # The health page's data freshness: the newest ticket of all, one index entry.
+            models.Index(fields=["opened_at"], name="ticket_opened_idx"),
         ]
 
     def __str__(self) -> str:

@@ -132,6 +132,9 @@ class HealthScore(models.Model):
         indexes = [
             # Band distribution and movers over all accounts on one day.
             models.Index(fields=["day", "band"], name="health_day_band_idx"),
+            # The health page's count of one day's scores resting on stale usage: an
+            # index-only scan of the day's entries instead of fetching every score row.
+            models.Index(fields=["day", "usage_through"], name="health_day_usage_idx"),
         ]
 
     def __str__(self) -> str:

@@ -12,8 +12,9 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
+from django.db import connection
 from django.db.models import (
     Count,
     ExpressionWrapper,
@@ -23,7 +24,6 @@ from django.db.models import (
     Max,
     Q,
     QuerySet,
-    Subquery,
     Sum,
 )
 from django.utils import timezone
@@ -105,24 +105,30 @@ class BandDistribution:
 def band_distribution(accounts: QuerySet[Account]) -> BandDistribution:
     """Live accounts and their ARR per band, from the denormalised Account columns; one query.
 
-    Churned accounts are left out: they have no score and no ARR worth watching.
+    Churned accounts are left out: they have no score and no ARR worth watching. Grouped by
+    band (a handful of groups) rather than one filtered count and sum per band: one pass
+    over the rows either way, with less to evaluate per row.
     """
-    unscored = ~Q(health_band__in=SCORED_BANDS)
-    conditions = {**{band: Q(health_band=band) for band in SCORED_BANDS}, NO_SCORE: unscored}
-    aggregates: dict[str, Any] = {}
-    for band, condition in conditions.items():
-        aggregates[f"{band}_n"] = Count("pk", filter=condition)
-        aggregates[f"{band}_arr"] = Sum("arr", filter=condition)
-    totals = accounts.live().order_by().aggregate(**aggregates)
-    arr = {band: totals[f"{band}_arr"] or Decimal("0") for band in ALL_BANDS}
-    total_arr = sum(arr.values(), Decimal("0"))
+    counts = dict.fromkeys(ALL_BANDS, 0)
+    sums = dict.fromkeys(ALL_BANDS, Decimal("0"))
+    grouped = (
+        accounts.live()
+        .order_by()
+        .values_list("health_band")
+        .annotate(n=Count("pk"), arr=Sum("arr"))
+    )
+    for band, n, arr in grouped:
+        key = band if band in SCORED_BANDS else NO_SCORE
+        counts[key] += n
+        sums[key] += arr or Decimal("0")
+    total_arr = sum(sums.values(), Decimal("0"))
     slices = [
         BandSlice(
             band=band,
             label=BAND_LABELS[band],
-            accounts=totals[f"{band}_n"],
-            arr=arr[band],
-            arr_share=float(arr[band] * 100 / total_arr) if total_arr else None,
+            accounts=counts[band],
+            arr=sums[band],
+            arr_share=float(sums[band] * 100 / total_arr) if total_arr else None,
         )
         for band in ALL_BANDS
     ]
@@ -155,31 +161,33 @@ def _month_starts(today: dt.date, months: int) -> list[dt.date]:
 def score_days(*, today: dt.date, months: int = TREND_MONTHS) -> ScoreDays:
     """The latest scored day and each month's last scored day, in one query.
 
-    Each month's day is a `MAX(day)` over a day range, which the (day, band) index answers
-    by reading one index entry, rather than grouping millions of score rows by month.
+    Each is a `MAX(day)` over a day range, which the (day, band) index answers by reading
+    one index entry, rather than grouping millions of score rows by month. Written as plain
+    SQL: the same query through thirteen ORM subqueries cost more to build than to run.
     """
     starts = _month_starts(today, months)
     ends = [*starts[1:], today + dt.timedelta(days=1)]
-    month_last = {
-        f"month_{i}": Subquery(
-            HealthScore.objects.filter(day__gte=start, day__lt=end)
-            .order_by("-day")
-            .values("day")[:1]
-        )
-        for i, (start, end) in enumerate(zip(starts, ends, strict=True))
-    }
-    row = cast(
-        dict[str, Any] | None,
-        HealthScore.objects.filter(day__lte=today)
-        .order_by("-day")
-        .values("day")
-        .annotate(**month_last)
-        .first(),
+    table = connection.ops.quote_name(HealthScore._meta.db_table)
+    newest = f"SELECT MAX(day) FROM {table} WHERE day >= %s AND day < %s"
+    sql = f"SELECT (SELECT MAX(day) FROM {table} WHERE day <= %s), " + ", ".join(
+        f"({newest})" for _ in starts
     )
-    if row is None:
+    params: list[dt.date] = [today]
+    for start, end in zip(starts, ends, strict=True):
+        params += [start, end]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        latest, *month_last = (_as_date(value) for value in cursor.fetchone())
+    if latest is None:
         return ScoreDays(latest=None, month_ends=[])
-    month_ends = [row[f"month_{i}"] for i in range(months) if row[f"month_{i}"] is not None]
-    return ScoreDays(latest=row["day"], month_ends=month_ends)
+    return ScoreDays(latest=latest, month_ends=[day for day in month_last if day is not None])
+
+
+def _as_date(value: dt.date | str | None) -> dt.date | None:
+    """SQLite hands back a raw query's dates as text."""
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(value)
 
 
 # --- Trend over the last 12 months -------------------------------------------------------
@@ -430,12 +438,11 @@ def stale_scores(accounts: QuerySet[Account] | None, *, day: dt.date) -> StaleSc
     scores = HealthScore.objects.filter(day=day)
     if accounts is not None:
         scores = scores.filter(account__in=accounts.order_by().values("pk"))
-    totals = (
-        scores.order_by()
-        .aggregate(
-            scored=Count("pk"),
-            stale=Count("pk", filter=Q(usage_through__isnull=True) | Q(usage_through__lt=cutoff)),
-        )
+    # Counting `day` (never null) rather than the id lets the (day, usage_through) index
+    # answer the whole-portfolio count without reading a score row.
+    totals = scores.order_by().aggregate(
+        scored=Count("day"),
+        stale=Count("day", filter=Q(usage_through__isnull=True) | Q(usage_through__lt=cutoff)),
     )
     return StaleScores(day=day, scored=totals["scored"], stale=totals["stale"])
 
