@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncMonth
 
 from feedback.metrics import (
@@ -156,21 +156,40 @@ def stored_answers(*, scope: str, scope_key: str, first: dt.date, last: dt.date)
     return StoredAnswers(cells=cells, computed_at=max(computed, default=None))
 
 
-def stored_groups(
-    *, scopes: Sequence[str], start: dt.date, end: dt.date
-) -> dict[ScopeKey, list[tuple[str, int, int]]]:
-    """(kind, score, answers) per (scope, key) of the given kinds of scope over [start, end);
-    one grouped query on the (month, scope) index."""
+def stored_group_counts(
+    *, scopes: Sequence[str], start: dt.date, end: dt.date, kinds: Sequence[str]
+) -> dict[ScopeKey, ScoreCounts]:
+    """The answer counts per (scope, key) of the given kinds of scope over [start, end), as
+    score_counts_of counts them; one grouped query on the (month, scope) index.
+
+    Summed in the database, one row per scope key: the company's breakdowns span hundreds of
+    CSMs, each with a cell per kind and score.
+    """
+    nps = Q(kind=Survey.Kind.NPS)
+    csat = Q(kind=Survey.Kind.CSAT)
+    ces = Q(kind=Survey.Kind.CES)
     rows = (
-        FeedbackScoreMonth.objects.filter(scope__in=scopes, month__gte=start, month__lt=end)
+        FeedbackScoreMonth.objects.filter(
+            scope__in=scopes, month__gte=start, month__lt=end, kind__in=kinds
+        )
         .order_by()
-        .values_list("scope", "scope_key", "kind", "score")
-        .annotate(n=Sum("answers"))
+        .values_list("scope", "scope_key")
+        .annotate(
+            promoters=Sum("answers", filter=nps & Q(score__gte=PROMOTER[0])),
+            passives=Sum("answers", filter=nps & Q(score__gte=PASSIVE[0], score__lte=PASSIVE[1])),
+            detractors=Sum("answers", filter=nps & Q(score__lte=DETRACTOR[1])),
+            csat_satisfied=Sum("answers", filter=csat & Q(score__gte=CSAT_SATISFIED[0])),
+            csat_answers=Sum("answers", filter=csat),
+            ces_sum=Sum(F("score") * F("answers"), filter=ces),
+            ces_answers=Sum("answers", filter=ces),
+        )
     )
-    out: dict[ScopeKey, list[tuple[str, int, int]]] = defaultdict(list)
-    for scope, key, kind, score, n in rows:
-        out[(scope, key)].append((kind, score, n))
-    return dict(out)
+    names = ("promoters", "passives", "detractors", "csat_satisfied", "csat_answers")
+    names += ("ces_sum", "ces_answers")
+    return {
+        (scope, key): ScoreCounts(**{name: n or 0 for name, n in zip(names, sums, strict=True)})
+        for scope, key, *sums in rows
+    }
 
 
 def snapshots_computed_at(*, month: dt.date) -> dt.datetime | None:
@@ -182,13 +201,3 @@ def snapshots_computed_at(*, month: dt.date) -> dt.datetime | None:
         .first()
     )
     return row
-
-
-def counts_by_key(
-    groups: Mapping[ScopeKey, Sequence[tuple[str, int, int]]], scope: str, kinds: Sequence[str]
-) -> dict[str, ScoreCounts]:
-    return {
-        key: score_counts_of(c for c in cells if c[0] in kinds)
-        for (group_scope, key), cells in groups.items()
-        if group_scope == scope
-    }

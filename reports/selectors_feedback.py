@@ -35,11 +35,10 @@ from feedback.selectors_insights import (
     breakdown_rows,
 )
 from reports.feedback_rollups import (
-    counts_by_key,
     score_counts_of,
     snapshots_computed_at,
     stored_answers,
-    stored_groups,
+    stored_group_counts,
 )
 from reports.models import Scope
 
@@ -197,15 +196,16 @@ def _company_breakdowns(
     """By segment (every one, by name), tier (every one, in service order), team and CSM
     (those with answers; no team / unassigned last), as feedback.selectors_insights lists
     them."""
-    groups = stored_groups(
+    groups = stored_group_counts(
         scopes=[Scope.SEGMENT, Scope.TIER, Scope.TEAM, Scope.CSM],
         start=period.start,
         end=period.end,
+        kinds=kinds,
     )
-    segments = counts_by_key(groups, Scope.SEGMENT, kinds)
-    tiers = counts_by_key(groups, Scope.TIER, kinds)
-    teams = counts_by_key(groups, Scope.TEAM, kinds)
-    csms = counts_by_key(groups, Scope.CSM, kinds)
+    segments, tiers, teams, csms = (
+        {key: counts for (group_scope, key), counts in groups.items() if group_scope == scope}
+        for scope in (Scope.SEGMENT, Scope.TIER, Scope.TEAM, Scope.CSM)
+    )
 
     by_segment = [
         GroupScores(s.pk, s.name, segments.get(str(s.pk), ScoreCounts()))
