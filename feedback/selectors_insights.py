@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from django.db import connection
@@ -284,9 +285,22 @@ class BreakdownCell:
 
 @dataclass(frozen=True)
 class BreakdownRow:
+    """One group's scores. The cells are worked out when first read: the overview lists
+    hundreds of CSMs but shows a page of them."""
+
     label: str
     counts: ScoreCounts
-    cells: list[BreakdownCell]
+    kinds: tuple[str, ...]
+
+    @cached_property
+    def cells(self) -> list[BreakdownCell]:
+        return [
+            BreakdownCell(
+                score_label(self.counts.score_of(kind), KIND_UNITS[kind]),
+                self.counts.answers_of(kind),
+            )
+            for kind in self.kinds
+        ]
 
     @property
     def answers(self) -> int:
@@ -294,20 +308,8 @@ class BreakdownRow:
 
 
 def breakdown_rows(groups: Sequence[GroupScores], kinds: Sequence[str]) -> list[BreakdownRow]:
-    return [
-        BreakdownRow(
-            label=group.label,
-            counts=group.counts,
-            cells=[
-                BreakdownCell(
-                    score_label(group.counts.score_of(kind), KIND_UNITS[kind]),
-                    group.counts.answers_of(kind),
-                )
-                for kind in kinds
-            ],
-        )
-        for group in groups
-    ]
+    shown = tuple(kinds)
+    return [BreakdownRow(label=group.label, counts=group.counts, kinds=shown) for group in groups]
 
 
 def feedback_breakdown_by_segment(

@@ -73,7 +73,7 @@ from reports.targets import (
 )
 
 # CSM rows per page: each row costs a share of every grouped read.
-TEAM_PAGE_SIZE = 50
+TEAM_PAGE_SIZE = 25
 # Onboarding exits counted for a CSM's time to value: the 12 months up to the period's end.
 TTV_WINDOW_MONTHS = 12
 
