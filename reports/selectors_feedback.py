@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import QuerySet
 
 from accounts.models import Account, Segment, Team, User
@@ -41,6 +42,10 @@ from reports.feedback_rollups import (
     stored_group_counts,
 )
 from reports.models import Scope
+
+# The stored figures are cached under the nightly run's time, so their numbers are never
+# stale; the breakdowns' names (a renamed team, a new segment) may lag this long.
+FIGURES_TTL_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -100,8 +105,8 @@ def feedback_stored(
 ) -> StoredFeedback:
     """KPI tiles, 12-month trends, distributions and (for the company) the breakdowns;
     one query for the run's time (nothing more when the job has not run yet: computed_at
-    None), one for the scope's rows, one for the response rate, and for the company four
-    for the breakdowns (rows, segments, teams, people)."""
+    None) and one for the response rate; on a cache miss, one for the scope's rows and for
+    the company four for the breakdowns (rows, segments, teams, people)."""
     previous = period.previous()
     months = month_starts(today, TREND_MONTHS)
     computed_at = snapshots_computed_at(month=months[-1])
@@ -110,11 +115,15 @@ def feedback_stored(
         return StoredFeedback(
             computed_at=None, kpis=[], trends=[], distributions=[], breakdowns=None
         )
-    first = min(months[0], previous.start)
-    stored = stored_answers(scope=scope.scope, scope_key=scope.key, first=first, last=months[-1])
-
-    now = stored.counts(period.start, period.end, kinds)
-    before = stored.counts(previous.start, previous.end, kinds)
+    key = (
+        f"reports:feedback-stored:{scope.scope}:{scope.key}:{period.start}:{period.end}:"
+        f"{today}:{','.join(kinds)}:{computed_at.isoformat()}"
+    )
+    figures: _Figures | None = cache.get(key)
+    if figures is None:
+        figures = _figures(scope, period=period, months=months, kinds=kinds)
+        cache.set(key, figures, FIGURES_TTL_SECONDS)
+    now, before = figures.now, figures.before
     rates = response_rates_by_period(
         invitations_qs=invitations, periods={"now": period, "before": previous}
     )
@@ -142,6 +151,35 @@ def feedback_stored(
             count_noun="invitations sent",
         )
     )
+    return StoredFeedback(
+        computed_at=computed_at,
+        kpis=kpis,
+        trends=figures.trends,
+        distributions=figures.distributions,
+        breakdowns=figures.breakdowns,
+    )
+
+
+@dataclass(frozen=True)
+class _Figures:
+    """What the page reads of one scope's stored rows for one period: a function of the
+    nightly run's rows alone, so cached under the run's time."""
+
+    now: ScoreCounts
+    before: ScoreCounts
+    trends: list[ScoreTrend]
+    distributions: list[Distribution]
+    breakdowns: dict[str, list[BreakdownRow]] | None
+
+
+def _figures(
+    scope: FeedbackRollupScope, *, period: Period, months: list[dt.date], kinds: Sequence[str]
+) -> _Figures:
+    previous = period.previous()
+    first = min(months[0], previous.start)
+    stored = stored_answers(scope=scope.scope, scope_key=scope.key, first=first, last=months[-1])
+    now = stored.counts(period.start, period.end, kinds)
+    before = stored.counts(previous.start, previous.end, kinds)
     by_month = {month: stored.counts(month, _next_month(month), kinds) for month in months}
     trends = [
         ScoreTrend(
@@ -160,9 +198,9 @@ def feedback_stored(
     breakdowns = None
     if scope.scope == Scope.COMPANY:
         breakdowns = _company_breakdowns(period=period, kinds=kinds, company=now)
-    return StoredFeedback(
-        computed_at=computed_at,
-        kpis=kpis,
+    return _Figures(
+        now=now,
+        before=before,
         trends=trends,
         distributions=distributions,
         breakdowns=breakdowns,

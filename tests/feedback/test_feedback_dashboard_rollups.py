@@ -236,3 +236,23 @@ def test_the_csm_breakdown_shows_a_page_of_csms_at_a_time(
     assert 'data-row="Unassigned"' in table
     assert "3–4 of 4 CSMs" in html
     assert "csm_page=1" in html
+
+
+def test_the_stored_figures_are_read_once_per_nightly_run(client_for, manager, book):
+    # Given the nightly rows, read once
+    metric_snapshots_recompute(today=DAY)
+    client = client_for(manager)
+    with CaptureQueriesContext(connection) as first:
+        before = client.get(PAGE)
+
+    # When the page is read again, then it reuses the figures: fewer queries, same numbers
+    with CaptureQueriesContext(connection) as second:
+        again = client.get(PAGE)
+    assert len(second.captured_queries) < len(first.captured_queries)
+    assert _figures(again) == _figures(before)
+
+    # And a new answer counts once the nightly job has run again: March NPS had 6 answers
+    answer(book["acme"], "nps", 10, at(2026, 3, 13))
+    metric_snapshots_recompute(today=DAY)
+    kpis = {k.key: k for k in client.get(PAGE).context["kpis"]}
+    assert kpis["nps"].count == 7
