@@ -34,7 +34,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Min, Q, QuerySet, Sum
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.http import Http404
 
 from accounts.models import Account, AccountQuerySet, Interaction, Segment, Task, Team, User
@@ -439,29 +439,35 @@ def ttv_by_owner(
     today: dt.date,
 ) -> dict[tuple[int, str], float]:
     """Median days from start to the first exit from onboarding, per owner and period, over
-    the exits in each period's 12-month window; one grouped query (first exit per account)."""
+    the exits in each period's 12-month window; one query: the owners' accounts, each with
+    its first exit read from the (account, at) index of its own transitions, rather than
+    every account's onboarding exits joined and grouped."""
     windows = {key: ttv_window(period) for key, period in periods.items()}
     start = min(window[0] for window in windows.values())
     end = max(window[1] for window in windows.values())
-    rows = (
+    first_exit = (
         StageTransition.objects.filter(
-            from_stage__slug=Stage.ONBOARDING_SLUG,
-            account__in=accounts.filter(owner_id__in=ids).order_by().values("pk"),
+            account=OuterRef("pk"), from_stage__slug=Stage.ONBOARDING_SLUG
         )
+        .order_by("at")
+        .values("at")[:1]
+    )
+    rows = (
+        accounts.filter(owner_id__in=ids)
         .order_by()
-        .values("account_id", "account__owner_id", "account__start_date")
-        .annotate(first_exit=Min("at"))
+        .annotate(first_exit=Subquery(first_exit))
         .filter(_in_moments("first_exit", start, end))
+        .values("owner_id", "start_date", "first_exit")
     )
     days: dict[tuple[int, str], list[int]] = defaultdict(list)
     for row in rows:
         exit_day = local_day(row["first_exit"])
         if exit_day > today:
             continue
-        elapsed = max(0, (exit_day - row["account__start_date"]).days)
+        elapsed = max(0, (exit_day - row["start_date"]).days)
         for key, (low, high) in windows.items():
             if low <= exit_day < high:
-                days[(row["account__owner_id"], key)].append(elapsed)
+                days[(row["owner_id"], key)].append(elapsed)
     medians: dict[tuple[int, str], float] = {}
     for group, values in days.items():
         median = percentile(values, 0.5)
