@@ -452,22 +452,26 @@ def ttv_by_owner(
         .order_by("at")
         .values("at")[:1]
     )
+    # The window is checked here rather than in SQL, where each bound would run the
+    # subquery again.
     rows = (
         accounts.filter(owner_id__in=ids)
         .order_by()
         .annotate(first_exit=Subquery(first_exit))
-        .filter(_in_moments("first_exit", start, end))
-        .values("owner_id", "start_date", "first_exit")
+        .values_list("owner_id", "start_date", "first_exit")
     )
+    since, until = local_midnight(start), local_midnight(end)
     days: dict[tuple[int, str], list[int]] = defaultdict(list)
-    for row in rows:
-        exit_day = local_day(row["first_exit"])
+    for owner_id, start_date, exited_at in rows:
+        if exited_at is None or not since <= exited_at < until:
+            continue
+        exit_day = local_day(exited_at)
         if exit_day > today:
             continue
-        elapsed = max(0, (exit_day - row["start_date"]).days)
+        elapsed = max(0, (exit_day - start_date).days)
         for key, (low, high) in windows.items():
             if low <= exit_day < high:
-                days[(row["owner_id"], key)].append(elapsed)
+                days[(owner_id, key)].append(elapsed)
     medians: dict[tuple[int, str], float] = {}
     for group, values in days.items():
         median = percentile(values, 0.5)
