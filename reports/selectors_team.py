@@ -431,6 +431,18 @@ def ttv_window(period: ReportPeriod) -> tuple[dt.date, dt.date]:
     return month_add(period.end, -TTV_WINDOW_MONTHS), period.end
 
 
+def _first_exit() -> Subquery:
+    """An account's first exit from onboarding, read from its own transitions by the
+    (account, at) index."""
+    return Subquery(
+        StageTransition.objects.filter(
+            account=OuterRef("pk"), from_stage__slug=Stage.ONBOARDING_SLUG
+        )
+        .order_by("at")
+        .values("at")[:1]
+    )
+
+
 def ttv_by_owner(
     accounts: QuerySet[Account],
     ids: Sequence[int],
@@ -440,27 +452,49 @@ def ttv_by_owner(
 ) -> dict[tuple[int, str], float]:
     """Median days from start to the first exit from onboarding, per owner and period, over
     the exits in each period's 12-month window; one query: the owners' accounts, each with
-    its first exit read from the (account, at) index of its own transitions, rather than
-    every account's onboarding exits joined and grouped."""
-    windows = {key: ttv_window(period) for key, period in periods.items()}
-    start = min(window[0] for window in windows.values())
-    end = max(window[1] for window in windows.values())
-    first_exit = (
-        StageTransition.objects.filter(
-            account=OuterRef("pk"), from_stage__slug=Stage.ONBOARDING_SLUG
-        )
-        .order_by("at")
-        .values("at")[:1]
-    )
-    # The window is checked here rather than in SQL, where each bound would run the
-    # subquery again.
+    its first exit, rather than every account's onboarding exits joined and grouped."""
     rows = (
         accounts.filter(owner_id__in=ids)
         .order_by()
-        .annotate(first_exit=Subquery(first_exit))
+        .annotate(first_exit=_first_exit())
         .values_list("owner_id", "start_date", "first_exit")
     )
-    since, until = local_midnight(start), local_midnight(end)
+    return _ttv_medians(rows, periods, today=today)
+
+
+def books_and_ttv_by_owner(
+    accounts: AccountQuerySet,
+    ids: Sequence[int],
+    periods: Mapping[str, ReportPeriod],
+    *,
+    today: dt.date,
+) -> tuple[dict[int, tuple[int, Decimal]], dict[tuple[int, str], float]]:
+    """books_by_owner and ttv_by_owner from one read of the owners' accounts."""
+    rows = list(
+        accounts.filter(owner_id__in=ids)
+        .order_by()
+        .annotate(first_exit=_first_exit())
+        .values_list("owner_id", "start_date", "first_exit", "lifecycle_status", "arr")
+    )
+    books: dict[int, tuple[int, Decimal]] = {}
+    for owner_id, _start, _exit, status, arr in rows:
+        if status == Account.Lifecycle.CHURNED:
+            continue  # as AccountQuerySet.live()
+        count, total = books.get(owner_id, (0, Decimal("0")))
+        books[owner_id] = (count + 1, total + (arr or Decimal("0")))
+    ttv = _ttv_medians([row[:3] for row in rows], periods, today=today)
+    return books, ttv
+
+
+def _ttv_medians(
+    rows: Iterable[tuple[int, dt.date, dt.datetime | None]],
+    periods: Mapping[str, ReportPeriod],
+    *,
+    today: dt.date,
+) -> dict[tuple[int, str], float]:
+    windows = {key: ttv_window(period) for key, period in periods.items()}
+    since = local_midnight(min(window[0] for window in windows.values()))
+    until = local_midnight(max(window[1] for window in windows.values()))
     days: dict[tuple[int, str], list[int]] = defaultdict(list)
     for owner_id, start_date, exited_at in rows:
         if exited_at is None or not since <= exited_at < until:
@@ -592,8 +626,12 @@ def _sources(
 
     found = _Sources()
     months = [month for p in periods.values() for month in p.months]
-    if "books" in needed:
+    if "books" in needed and "ttv" in needed:
+        found.books, found.ttv = books_and_ttv_by_owner(visible, ids, periods, today=today)
+    elif "books" in needed:
         found.books = books_by_owner(visible, ids)
+    elif "ttv" in needed:
+        found.ttv = ttv_by_owner(visible, ids, periods, today=today)
     if "retention" in needed:
         found.retention = retention_rows_by_csm(keys, months)
     if "snapshots" in needed:
@@ -615,8 +653,6 @@ def _sources(
         found.closed = tasks_closed_by(tasks, ids, periods)
     if "overdue" in needed:
         found.overdue = overdue_by_owner(tasks, ids, today=today)
-    if "ttv" in needed:
-        found.ttv = ttv_by_owner(visible, ids, periods, today=today)
     return found
 
 
@@ -655,7 +691,7 @@ def _actuals(
 
 
 def _rows(
-    csms: Sequence[User],
+    csms: Sequence[User] | Sequence[CsmRef],
     found: _Sources,
     *,
     period: ReportPeriod,
@@ -700,24 +736,70 @@ def _rows(
     return rows
 
 
+@dataclass(frozen=True)
+class CsmRef:
+    """What ordering every CSM needs, read as plain values: hundreds of full User rows
+    (and their teams) cost more to build than the page's whole work."""
+
+    pk: int
+    team_id: int | None
+    name: str  # as str(User): the full name, else the username
+    team_name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class _Ordering:
+    ref: CsmRef
+    value: Any
+
+    @property
+    def name(self) -> str:
+        return self.ref.name
+
+    def sort_value(self, key: str) -> Any:
+        if key == "name":
+            return self.ref.name.lower()
+        if key == "team":
+            return self.ref.team_name.lower()
+        return self.value
+
+
+def csm_refs(csms: QuerySet[User]) -> list[CsmRef]:
+    rows = csms.values_list("pk", "team_id", "first_name", "last_name", "username", "team__name")
+    return [
+        CsmRef(
+            pk=pk,
+            team_id=team_id,
+            name=f"{first} {last}".strip() or username,
+            team_name=team_name or "",
+        )
+        for pk, team_id, first, last, username, team_name in rows
+    ]
+
+
 def csms_sorted(
-    csms: Sequence[User], *, viewer: User, period: ReportPeriod, today: dt.date, sort: str
-) -> list[User]:
-    """Every CSM in the page's order. By name or team from the users alone; by a metric from
-    that column's own grouped reads over every CSM (the current period only), ordered as
-    rows_sorted orders the rows."""
+    csms: Sequence[CsmRef], *, viewer: User, period: ReportPeriod, today: dt.date, sort: str
+) -> list[CsmRef]:
+    """Every CSM in the page's order, as rows_sorted orders the rows. By name or team from
+    the names alone; by a metric from that column's own grouped reads over every CSM (the
+    current period only)."""
     key = sort.lstrip("-")
-    if key not in COLUMN_BY_KEY:
-        return [row.user for row in rows_sorted((CsmRow(user, {}) for user in csms), sort)]
-    found = _sources(
-        SOURCES_OF[key],
-        viewer=viewer,
-        ids=[user.pk for user in csms],
-        periods={"cur": period},
-        today=today,
-    )
-    rows = _rows(csms, found, period=period, compare=None, today=today, targets=())
-    return [row.user for row in rows_sorted(rows, sort)]
+    values: dict[int, Any] = {}
+    if key in COLUMN_BY_KEY:
+        found = _sources(
+            SOURCES_OF[key],
+            viewer=viewer,
+            ids=[ref.pk for ref in csms],
+            periods={"cur": period},
+            today=today,
+        )
+        rows = _rows(csms, found, period=period, compare=None, today=today, targets=())
+        values = {row.user.pk: row.cells[key].value for row in rows}
+    ordered = rows_sorted((_Ordering(ref, values.get(ref.pk)) for ref in csms), sort)
+    return [row.ref for row in ordered]
 
 
 def team_performance(
@@ -734,11 +816,12 @@ def team_performance(
     """One page of CSM rows, sorted across every CSM the viewer may review. Only the sort
     column is read for all of them; every other figure is read for the page's CSMs alone, so
     the work grows with the page, not with the team."""
-    csms = list(team_csms(viewer=viewer, team=team))
+    refs = csm_refs(team_csms(viewer=viewer, team=team))
     targets = targets_for_team_page(period=period)
-    ordered = csms_sorted(csms, viewer=viewer, period=period, today=today, sort=sort)
+    ordered = csms_sorted(refs, viewer=viewer, period=period, today=today, sort=sort)
     page_obj = Paginator(ordered, per_page or TEAM_PAGE_SIZE).get_page(page)
-    shown: list[User] = list(page_obj.object_list)
+    users = User.objects.select_related("team").in_bulk([ref.pk for ref in page_obj])
+    shown = [users[ref.pk] for ref in page_obj if ref.pk in users]
     if not shown:
         return TeamPerformance(
             period=period, compare=compare, rows=[], targets=targets, page_obj=page_obj
