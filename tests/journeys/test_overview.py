@@ -342,10 +342,10 @@ def test_percentiles_interpolate_between_ranks():
 def test_a_stay_runs_from_one_transition_to_the_next_of_the_same_account():
     onboarding, activation = 1, 2
     rows = [
-        (10, onboarding, at(2026, 1, 1)),
-        (10, activation, at(2026, 1, 31)),  # 30 days in onboarding
-        (10, onboarding, at(2026, 2, 10)),  # 10 days in activation, back to onboarding
-        (11, onboarding, at(2026, 1, 5)),  # account 11 is still in onboarding: open
+        (10, onboarding, dt.date(2026, 1, 1)),
+        (10, activation, dt.date(2026, 1, 31)),  # 30 days in onboarding
+        (10, onboarding, dt.date(2026, 2, 10)),  # 10 days in activation, back to onboarding
+        (11, onboarding, dt.date(2026, 1, 5)),  # account 11 is still in onboarding: open
     ]
 
     assert completed_stays(rows) == {onboarding: [30], activation: [10]}
