@@ -39,7 +39,7 @@ class AuditEntry(models.Model):
         LOGIN_FAILED = "login_failed", "Login failed"
         LOGOUT = "logout", "Logged out"
         USER_CREATE = "user_create", "User created"
-        USER_ROLE_CHANGE = "user_role_change", "Role or team changed"
+        USER_ROLE_CHANGE = "user_role_change", "Access changed (role, team, active, admin)"
         ACCOUNT_REASSIGN = "account_reassign", "Account reassigned"
         OVERRIDE_CREATE = "override_create", "Health override set"
         OVERRIDE_END = "override_end", "Health override ended"

@@ -19,8 +19,9 @@ from django.http import HttpRequest
 from accounts.audit import Action, audit_record, changes_between, json_value
 from accounts.models import Account, Contract, Team, User
 
-# A user's access: the role, the team (whose accounts a CSM sees) and the admin flags.
-USER_FIELDS = ("role", "team_id", "is_staff", "is_superuser")
+# A user's access: the role, the team (whose accounts a CSM sees), whether they may sign in
+# at all (deactivation ends their sessions) and the admin flags.
+USER_FIELDS = ("role", "team_id", "is_active", "is_staff", "is_superuser")
 _USER_SAVED_FIELDS = {*USER_FIELDS, "team"}
 # The fields of a contract whose change is recorded.
 CONTRACT_FIELDS = ("start_date", "end_date", "arr", "seats", "status", "previous_id", "external_id")

@@ -142,6 +142,15 @@ def test_a_role_change_in_code_is_recorded_and_a_last_login_save_is_not(owner):
     assert entry.changes == {"role": ["csm", "executive"], "team": ["Enterprise", None]}
 
 
+def test_deactivating_a_user_is_recorded(owner):
+    owner.is_active = False
+    owner.save(update_fields=["is_active"])
+
+    entry = only(Action.USER_ROLE_CHANGE)
+    assert entry.object_label == str(owner)
+    assert entry.changes == {"is_active": [True, False]}
+
+
 # --- Accounts and contracts ---------------------------------------------------------------------
 
 
