@@ -470,7 +470,12 @@ def milestones_overdue(
     names = {stage.pk: stage.name for stage in stages}
     rows: list[OverdueMilestone] = []
     for journey in current:
+        days_in_stage = (today - journey.entered_on).days
         for milestone in by_stage.get(journey.stage_id, []):
+            # On track (today <= entered + target) or done: no row, and no need to work out
+            # the timing of each of a large portfolio's milestones.
+            if days_in_stage <= milestone.target_days or (journey.account_id, milestone.pk) in done:
+                continue
             timing = milestone_timing(
                 entered_on=journey.entered_on,
                 target_days=milestone.target_days,
