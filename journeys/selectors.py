@@ -3,8 +3,10 @@ the stage settings.
 
 Every page-level function takes an account queryset already scoped to the viewer
 (accounts_visible_to, then the page's segment / team / CSM filters) and runs a fixed number
-of queries whatever the number of accounts; statuses, durations and medians are worked out
-in Python from a few flat rows, never with a query per account.
+of queries whatever the number of accounts, never a query per account. Statuses, durations
+and medians are worked out in Python from a few flat rows, or, where those rows would be a
+whole portfolio's history, by PostgreSQL with the Python way kept for SQLite and held to
+the same numbers by the tests.
 """
 
 from __future__ import annotations
@@ -12,14 +14,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast, overload
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import Count, F, Prefetch, QuerySet, Sum, Window
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum, Window
 from django.db.models.functions import Lead, TruncDate
 from django.http import Http404
 from django.utils import timezone
@@ -338,6 +340,27 @@ def current_journeys(accounts: AccountQuerySet) -> list[CurrentJourney]:
     ]
 
 
+@dataclass(frozen=True)
+class StageEntries:
+    stage_id: int
+    entered_on: dt.date
+    accounts: int  # live accounts that entered the stage that day and are still in it
+
+
+def stage_entries(accounts: AccountQuerySet) -> list[StageEntries]:
+    """The live accounts' current stages counted per entry day; one query, a few thousand
+    rows at most where current_journeys reads one row per account with its names."""
+    rows = (
+        AccountJourney.objects.filter(account__in=accounts.live().order_by().values("pk"))
+        .order_by()
+        .values_list("stage_id", TruncDate("entered_at"))
+        .annotate(n=Count("pk"))
+    )
+    return [
+        StageEntries(stage_id=stage_id, entered_on=day, accounts=n) for stage_id, day, n in rows
+    ]
+
+
 # --- Time in stage -----------------------------------------------------------------------
 
 
@@ -447,7 +470,7 @@ def time_in_stage(
     accounts: AccountQuerySet,
     *,
     stages: Sequence[Stage],
-    current: Sequence[CurrentJourney],
+    entries: Sequence[StageEntries],
     today: dt.date,
 ) -> list[StageTime]:
     """Median and 90th percentile of completed stays per stage, against its target; one query.
@@ -460,11 +483,11 @@ def time_in_stage(
     now: dict[int, int] = defaultdict(int)
     over: dict[int, int] = defaultdict(int)
     targets = {stage.pk: stage.target_days for stage in stages}
-    for journey in current:
-        now[journey.stage_id] += 1
-        target = targets.get(journey.stage_id)
-        if target is not None and (today - journey.entered_on).days > target:
-            over[journey.stage_id] += 1
+    for entry in entries:
+        now[entry.stage_id] += entry.accounts
+        target = targets.get(entry.stage_id)
+        if target is not None and (today - entry.entered_on).days > target:
+            over[entry.stage_id] += entry.accounts
     return [
         StageTime(
             stage=stage,
@@ -496,7 +519,7 @@ class OverdueMilestone:
 
 @dataclass(frozen=True)
 class OverdueMilestones:
-    rows: list[OverdueMilestone]  # stuck first, then the most days late
+    rows: Sequence[OverdueMilestone]  # stuck first, then the most days late
     behind: int
     stuck: int
     stuck_accounts: int  # accounts with at least one stuck milestone
@@ -564,6 +587,201 @@ def milestones_overdue(
         behind=len(rows) - len(stuck),
         stuck=len(stuck),
         stuck_accounts=len({r.account_id for r in stuck}),
+    )
+
+
+# --- The journeys page's overdue list: counted in the database, one page read -----------
+
+# Where a late milestone sorts: stuck first, then the most days late; the account's name
+# (lower case) breaks ties, as in milestones_overdue.
+OverdueKey = tuple[bool, int]
+# AccountJourney rows, one per milestone, with milestone_id and entered_day annotated: typed
+# loosely, the type checker's model fields do not know annotations.
+LateRows = QuerySet[Any]
+
+
+def _late_rows(
+    accounts: AccountQuerySet, *, milestones: Sequence[Milestone], today: dt.date
+) -> LateRows | None:
+    """One row per live account and milestone of its current stage that is past its target
+    and not done; None when there are no milestones.
+
+    On track while today <= entered + target_days, so late means entered before
+    today - target_days: one bound per milestone, no date arithmetic in SQL.
+    """
+    if not milestones:
+        return None
+    late = Q()
+    for milestone in milestones:
+        late |= Q(
+            milestone_id=milestone.pk,
+            entered_day__lt=today - dt.timedelta(days=milestone.target_days),
+        )
+    done = MilestoneCompletion.objects.filter(
+        account_id=OuterRef("account_id"), milestone_id=OuterRef("milestone_id")
+    )
+    return (
+        AccountJourney.objects.filter(account__in=accounts.live().order_by().values("pk"))
+        .annotate(milestone_id=F("stage__milestones__id"), entered_day=TruncDate("entered_at"))
+        .filter(late)
+        .exclude(Exists(done))
+        .order_by()
+    )
+
+
+class OverdueRows(Sequence[OverdueMilestone]):
+    """The late milestones in list order, read from the database one slice at a time.
+
+    The database counts them per (milestone, entry day); those groups say where every row
+    sorts, so a page reads with names only the rows of the sort groups it overlaps, then
+    orders them exactly as milestones_overdue does.
+    """
+
+    def __init__(
+        self,
+        late: LateRows | None,
+        *,
+        groups: dict[OverdueKey, tuple[int, list[tuple[int, dt.date]]]],
+        milestones: dict[int, Milestone],
+        stage_names: dict[int, str],
+        today: dt.date,
+    ) -> None:
+        self._late = late
+        self._groups = sorted(groups.items())
+        self._milestones = milestones
+        self._stage_names = stage_names
+        self._today = today
+        self._total = sum(n for n, _ in groups.values())
+
+    def __len__(self) -> int:
+        return self._total
+
+    def __iter__(self) -> Iterator[OverdueMilestone]:
+        return iter(self[0 : self._total])
+
+    @overload
+    def __getitem__(self, index: int) -> OverdueMilestone: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[OverdueMilestone]: ...
+    def __getitem__(self, index: int | slice) -> OverdueMilestone | list[OverdueMilestone]:
+        if isinstance(index, int):
+            position = index + self._total if index < 0 else index
+            if not 0 <= position < self._total:
+                raise IndexError("overdue row index out of range")
+            return self[position : position + 1][0]
+        start, stop, step = index.indices(self._total)
+        if step != 1:
+            return list(self)[index]
+        return self._read(start, stop)
+
+    def _read(self, start: int, stop: int) -> list[OverdueMilestone]:
+        if start >= stop or self._late is None:
+            return []
+        first = None  # position of the first row read
+        wanted = Q()
+        position = 0
+        for _, (n, pairs) in self._groups:
+            if position < stop and position + n > start:
+                first = position if first is None else first
+                for milestone_id, day in pairs:
+                    wanted |= Q(milestone_id=milestone_id, entered_day=day)
+            position += n
+        if first is None:
+            return []
+        rows = [
+            self._row(*values)
+            for values in self._late.filter(wanted).values_list(
+                "account_id",
+                "account__name",
+                "account__owner__first_name",
+                "account__owner__last_name",
+                "account__owner__username",
+                "stage_id",
+                "milestone_id",
+                "entered_day",
+            )
+        ]
+        rows.sort(key=lambda r: (r[0], r[1].account_name.lower(), r[1].account_id, r[2]))
+        return [row for _, row, _ in rows][start - first : stop - first]
+
+    def _row(
+        self,
+        account_id: int,
+        name: str,
+        first: str | None,
+        last: str | None,
+        username: str | None,
+        stage_id: int,
+        milestone_id: int,
+        entered_on: dt.date,
+    ) -> tuple[OverdueKey, OverdueMilestone, tuple[int, int]]:
+        milestone = self._milestones[milestone_id]
+        timing = milestone_timing(
+            entered_on=entered_on,
+            target_days=milestone.target_days,
+            stuck_days=milestone.stuck_days,
+            today=self._today,
+            completed=False,
+        )
+        row = OverdueMilestone(
+            account_id=account_id,
+            account_name=name,
+            owner_name=_person(first, last, username),
+            stage_name=self._stage_names.get(stage_id, ""),
+            milestone_name=milestone.name,
+            is_required=milestone.is_required,
+            status=timing.status,
+            due_on=timing.due_on,
+            days_late=timing.days_late,
+        )
+        key = (timing.status != MilestoneStatus.STUCK, -timing.days_late)
+        return key, row, (milestone.order, milestone.pk)
+
+
+def overdue_overview(
+    accounts: AccountQuerySet, *, stages: Sequence[Stage], today: dt.date
+) -> OverdueMilestones:
+    """milestones_overdue's list and counts for a portfolio of any size, in three queries and
+    a fourth for the page shown: the rows are OverdueRows, read one slice at a time."""
+    milestones = {m.pk: m for m in Milestone.objects.order_by("order", "pk")}
+    late = _late_rows(accounts, milestones=list(milestones.values()), today=today)
+    groups: dict[OverdueKey, tuple[int, list[tuple[int, dt.date]]]] = {}
+    stuck_accounts = 0
+    if late is not None:
+        counted = late.values("milestone_id", "entered_day").annotate(n=Count("pk"))
+        for group in counted:
+            milestone = milestones[group["milestone_id"]]
+            timing = milestone_timing(
+                entered_on=group["entered_day"],
+                target_days=milestone.target_days,
+                stuck_days=milestone.stuck_days,
+                today=today,
+                completed=False,
+            )
+            key = (timing.status != MilestoneStatus.STUCK, -timing.days_late)
+            n, pairs = groups.get(key, (0, []))
+            groups[key] = (n + group["n"], [*pairs, (milestone.pk, group["entered_day"])])
+        # Stuck once today > entered + stuck_days, i.e. entered before today - stuck_days.
+        stuck = Q()
+        for milestone in milestones.values():
+            stuck |= Q(
+                milestone_id=milestone.pk,
+                entered_day__lt=today - dt.timedelta(days=milestone.stuck_days),
+            )
+        stuck_accounts = late.filter(stuck).values("account_id").distinct().count()
+    stuck_n = sum(n for (not_stuck, _), (n, _) in groups.items() if not not_stuck)
+    total = sum(n for n, _ in groups.values())
+    return OverdueMilestones(
+        rows=OverdueRows(
+            late,
+            groups=groups,
+            milestones=milestones,
+            stage_names={stage.pk: stage.name for stage in stages},
+            today=today,
+        ),
+        behind=total - stuck_n,
+        stuck=stuck_n,
+        stuck_accounts=stuck_accounts,
     )
 
 

@@ -40,11 +40,11 @@ from journeys.forms import (
 from journeys.selectors import (
     account_current_stage,
     account_journey_panel,
-    current_journeys,
     handoff_for_account,
     journey_scope_accounts,
     milestone_get,
-    milestones_overdue,
+    overdue_overview,
+    stage_entries,
     stage_funnel,
     stages_ordered,
     time_in_stage,
@@ -75,9 +75,9 @@ def journeys_overview(request: AuthenticatedRequest) -> HttpResponse:
         today=today,
     )
     funnel = stage_funnel(accounts, stages=stages)
-    current = current_journeys(accounts)
-    times = time_in_stage(accounts, stages=stages, current=current, today=today)
-    overdue = milestones_overdue(accounts, stages=stages, current=current, today=today)
+    entries = stage_entries(accounts)
+    times = time_in_stage(accounts, stages=stages, entries=entries, today=today)
+    overdue = overdue_overview(accounts, stages=stages, today=today)
     ttv = time_to_value(accounts, today=today)
     context.update(
         scope_ok=True,

@@ -218,7 +218,7 @@ def test_the_csm_filter_narrows_to_one_book(client_for, manager, teammate, portf
     rows = funnel_rows(response.context)
     assert rows["adoption"] == (1, Decimal("20000"))
     assert response.context["funnel"].total_accounts == 1
-    assert response.context["overdue"].rows == []
+    assert list(response.context["overdue"].rows) == []
 
 
 def test_the_team_filter_narrows_to_one_team(client_for, manager, outsider, portfolio):
