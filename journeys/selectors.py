@@ -741,26 +741,13 @@ class OverdueRows(Sequence[OverdueMilestone]):
 def overdue_overview(
     accounts: AccountQuerySet, *, stages: Sequence[Stage], today: dt.date
 ) -> OverdueMilestones:
-    """milestones_overdue's list and counts for a portfolio of any size, in three queries and
-    a fourth for the page shown: the rows are OverdueRows, read one slice at a time."""
+    """milestones_overdue's list and counts for a portfolio of any size, in two queries and a
+    third for the page shown: the rows are OverdueRows, read one slice at a time."""
     milestones = {m.pk: m for m in Milestone.objects.order_by("order", "pk")}
     late = _late_rows(accounts, milestones=list(milestones.values()), today=today)
     groups: dict[OverdueKey, tuple[int, list[tuple[int, dt.date]]]] = {}
     stuck_accounts = 0
     if late is not None:
-        counted = late.values("milestone_id", "entered_day").annotate(n=Count("pk"))
-        for group in counted:
-            milestone = milestones[group["milestone_id"]]
-            timing = milestone_timing(
-                entered_on=group["entered_day"],
-                target_days=milestone.target_days,
-                stuck_days=milestone.stuck_days,
-                today=today,
-                completed=False,
-            )
-            key = (timing.status != MilestoneStatus.STUCK, -timing.days_late)
-            n, pairs = groups.get(key, (0, []))
-            groups[key] = (n + group["n"], [*pairs, (milestone.pk, group["entered_day"])])
         # Stuck once today > entered + stuck_days, i.e. entered before today - stuck_days.
         stuck = Q()
         for milestone in milestones.values():
@@ -768,7 +755,28 @@ def overdue_overview(
                 milestone_id=milestone.pk,
                 entered_day__lt=today - dt.timedelta(days=milestone.stuck_days),
             )
-        stuck_accounts = late.filter(stuck).values("account_id").distinct().count()
+        # An account has one journey, so one (stage, entry day): its group's distinct stuck
+        # accounts add up across groups, and the rows per milestone come in the same query.
+        counted = late.values("stage_id", "entered_day").annotate(
+            stuck_accounts=Count("account_id", distinct=True, filter=stuck),
+            **{f"m{pk}": Count("pk", filter=Q(milestone_id=pk)) for pk in milestones},
+        )
+        for group in counted:
+            stuck_accounts += group["stuck_accounts"]
+            for milestone in milestones.values():
+                n = group[f"m{milestone.pk}"]
+                if not n:
+                    continue
+                timing = milestone_timing(
+                    entered_on=group["entered_day"],
+                    target_days=milestone.target_days,
+                    stuck_days=milestone.stuck_days,
+                    today=today,
+                    completed=False,
+                )
+                key = (timing.status != MilestoneStatus.STUCK, -timing.days_late)
+                total_n, pairs = groups.get(key, (0, []))
+                groups[key] = (total_n + n, [*pairs, (milestone.pk, group["entered_day"])])
     stuck_n = sum(n for (not_stuck, _), (n, _) in groups.items() if not not_stuck)
     total = sum(n for n, _ in groups.values())
     return OverdueMilestones(
