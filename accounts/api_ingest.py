@@ -57,6 +57,7 @@ from cs_platform.api.scoping import (
     request_user,
 )
 from cs_platform.api.throttles import IngestRateThrottle
+from cs_platform.copy_staging import copy_to_staging
 
 MAX_ITEMS = 10_000
 # Rows per bulk_create upsert statement (tickets; usage on SQLite, which cuts this further to
@@ -570,9 +571,6 @@ def usage_upsert(rows: Sequence[tuple[Any, ...]]) -> None:
         )
 
 
-_USAGE_STAGING = "usage_ingest_staging"
-
-
 def _usage_copy_text(rows: Sequence[tuple[Any, ...]]) -> StringIO:
     """COPY's text format. Every value is a validated int or date, so none holds a tab, a
     newline or a backslash that would need escaping."""
@@ -589,27 +587,17 @@ def _usage_copy_text(rows: Sequence[tuple[Any, ...]]) -> StringIO:
 def _usage_upsert_copy(rows: Sequence[tuple[Any, ...]]) -> None:
     meta = UsageRecord._meta
     quote = connection.ops.quote_name
-    fields = [cast(Any, meta.get_field(name)) for name in USAGE_COLUMNS]
-    columns = [quote(field.column) for field in fields]
-    staging = quote(_USAGE_STAGING)
-    definition = ", ".join(
-        f"{column} {field.db_type(connection)}"
-        for column, field in zip(columns, fields, strict=True)
-    )
+    names = [cast(Any, meta.get_field(name)).column for name in USAGE_COLUMNS]
+    columns = [quote(name) for name in names]
     updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in columns[2:])
     with transaction.atomic(), connection.cursor() as cursor:
-        # Dropped right after the insert, so a second upsert in the same transaction can make
-        # its own; a failure rolls the creation back with everything else (DDL is
-        # transactional), and ON COMMIT DROP is the backstop.
-        cursor.execute(f"CREATE TEMPORARY TABLE {staging} ({definition}) ON COMMIT DROP")
-        cursor.cursor.copy_expert(  # type: ignore[attr-defined]
-            f"COPY {staging} ({', '.join(columns)}) FROM STDIN", _usage_copy_text(rows)
+        staging = copy_to_staging(
+            cursor, table=meta.db_table, columns=names, rows=_usage_copy_text(rows)
         )
         cursor.execute(
             f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) "
             f"SELECT {', '.join(columns)} FROM {staging} "
-            f"ON CONFLICT ({columns[0]}, {columns[1]}) DO UPDATE SET {updates}; "
-            f"DROP TABLE {staging}"
+            f"ON CONFLICT ({columns[0]}, {columns[1]}) DO UPDATE SET {updates}"
         )
 
 

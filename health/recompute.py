@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from accounts.models import Account, Interaction, Segment, SupportTicket, UsageRecord
 from accounts.selectors.segments import segment_accounts
+from cs_platform.copy_staging import copy_to_staging
 from feedback.selectors import sentiment_by_account
 from health.models import HealthOverride, HealthScore, Measure, Scorecard, ScorecardVersion
 from health.scoring import ComponentRule, band_for, score_account
@@ -368,10 +369,10 @@ def health_scores_replace(*, day: dt.date, id_from: int, id_to: int, rows: list[
     deleted.
 
     On PostgreSQL the rows travel by COPY, its fastest load: straight into the table when the
-    range has no rows for the day yet (the night's first run), else into a session temp
-    table and from there in one INSERT ... SELECT ... ON CONFLICT (about six times faster
-    than multi-row VALUES, which PostgreSQL parses statement by statement). Elsewhere
-    bulk_create does the same upsert.
+    range has no rows for the day yet (the night's first run), else into a staging table
+    (cs_platform.copy_staging) and from there in one INSERT ... SELECT ... ON CONFLICT
+    (about six times faster than multi-row VALUES, which PostgreSQL parses statement by
+    statement). Elsewhere bulk_create does the same upsert.
     """
     in_range = HealthScore.objects.filter(day=day, account_id__gte=id_from, account_id__lt=id_to)
     if connection.vendor != "postgresql":
@@ -392,29 +393,21 @@ def health_scores_replace(*, day: dt.date, id_from: int, id_to: int, rows: list[
         if not in_range.exists():
             cursor.cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN", buffer)
             return
-        # ON COMMIT DELETE ROWS: the table lives with the (persistent) connection, its rows
-        # with the transaction, so chunks running at once on other connections never meet.
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {_INCOMING} ON COMMIT DELETE ROWS AS "
-            f"SELECT {columns} FROM {table} WITH NO DATA"
-        )
-        cursor.execute(f"DELETE FROM {_INCOMING}")
-        cursor.cursor.copy_expert(f"COPY {_INCOMING} ({columns}) FROM STDIN", buffer)
+        staging = copy_to_staging(cursor, table=table, columns=_COPY_COLUMNS, rows=buffer)
         cursor.execute(
             f"DELETE FROM {table} s WHERE s.day = %s AND s.account_id >= %s AND s.account_id < %s"
-            f" AND NOT EXISTS (SELECT 1 FROM {_INCOMING} i WHERE i.account_id = s.account_id)",
+            f" AND NOT EXISTS (SELECT 1 FROM {staging} i WHERE i.account_id = s.account_id)",
             [day, id_from, id_to],
         )
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in (*_SCORE_COLUMNS, "computed_at"))
         changed = " OR ".join(f"{table}.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in _SCORE_COLUMNS)
         cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {_INCOMING} "
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} "
             f"ON CONFLICT (account_id, day) DO UPDATE SET {updates} WHERE {changed}"
         )
 
 
 _COPY_COLUMNS = ("account_id", "day", *_SCORE_COLUMNS, "computed_at")
-_INCOMING = "health_score_incoming"
 
 
 def _copy_json(value: object) -> str:
