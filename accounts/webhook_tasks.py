@@ -6,7 +6,7 @@ import datetime as dt
 from celery import shared_task
 from django.db import OperationalError
 
-from accounts.jobs import HEALTH_WEBHOOK_EVENTS, JobAlreadyRunning, job_run
+from accounts.jobs import HEALTH_WEBHOOK_EVENTS, job_execute
 from accounts.selectors.access import local_today
 from accounts.services.webhooks import WebhookDeliveryError, webhook_delivery_send
 
@@ -39,10 +39,8 @@ def health_webhook_events_task(day_iso: str | None = None) -> int | None:
     from health.webhook_events import health_webhook_events_emit
 
     day = dt.date.fromisoformat(day_iso) if day_iso else local_today()
-    try:
-        with job_run(HEALTH_WEBHOOK_EVENTS.name, period=day.isoformat()) as run:
-            outcome = health_webhook_events_emit(day=day)
-            run.rows = outcome.deliveries
-    except JobAlreadyRunning:
-        return None
-    return outcome.deliveries
+    return job_execute(
+        HEALTH_WEBHOOK_EVENTS,
+        day.isoformat(),
+        lambda: health_webhook_events_emit(day=day).deliveries,
+    )

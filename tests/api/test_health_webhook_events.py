@@ -8,8 +8,7 @@ from unittest import mock
 
 import pytest
 
-from accounts.jobs import JobAlreadyRunning
-from accounts.models import Account
+from accounts.models import Account, JobRun
 from accounts.webhook_models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from accounts.webhook_tasks import health_webhook_events_task
 from health.models import HealthScore, ScorecardVersion
@@ -209,8 +208,6 @@ def test_the_queries_do_not_grow_with_accounts(
 
 
 def test_the_nightly_task_records_its_run_and_returns_the_deliveries(night, no_sending):
-    from accounts.job_models import JobRun
-
     _endpoint([BAND_CHANGED])
 
     assert health_webhook_events_task(DAY.isoformat()) == 2
@@ -221,11 +218,10 @@ def test_the_nightly_task_records_its_run_and_returns_the_deliveries(night, no_s
 
 
 def test_the_nightly_task_skips_when_another_run_holds_the_lock(night, no_sending):
-    with mock.patch(
-        "accounts.webhook_tasks.job_run", side_effect=JobAlreadyRunning("health-webhook-events")
-    ):
+    with mock.patch("accounts.jobs._try_lock", return_value=False):
         assert health_webhook_events_task(DAY.isoformat()) is None
     assert not WebhookDelivery.objects.exists()
+    assert JobRun.objects.get(job="health_webhook_events").status == "skipped"
 
 
 def test_the_job_is_scheduled_at_02_50():
