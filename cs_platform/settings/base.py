@@ -259,6 +259,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", default="INFO")},
+    # WeasyPrint logs every layout step of every PDF page at INFO: noise in a worker's log.
+    "loggers": {"weasyprint.progress": {"level": "WARNING"}},
 }
 
 # Absolute address of this instance, for links in emails (survey invitations).
