@@ -374,3 +374,38 @@ class HealthBandTrend(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope}:{self.scope_key} {self.day} {self.band}={self.accounts}"
+
+
+class HealthBandToday(models.Model):
+    """A scope's live accounts per band today, as the health page's distribution shows them
+    (each account's current band and ARR; "none" for the unscored), and that band's scores
+    of the latest scored day with how many rest on stale usage; recomputed nightly.
+
+    Stored so the page's cost does not grow with the scope's accounts: the band column of
+    Account is deliberately unindexed, so counting it live reads every account row.
+    """
+
+    NO_SCORE = "none"
+    BANDS = [*Band.choices, (NO_SCORE, "No score")]
+
+    scope = models.CharField(max_length=16, choices=RetentionSnapshot.Scope.choices)
+    scope_key = models.CharField(max_length=64, blank=True)
+    band = models.CharField(max_length=8, choices=BANDS)
+    accounts = models.PositiveIntegerField(default=0)
+    arr = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    # The latest scored day when the job ran (None: nothing scored yet), its scores in this
+    # band and those whose usage is older than HealthScore.USAGE_STALE_DAYS or missing.
+    day = models.DateField(null=True, blank=True)
+    scores = models.PositiveIntegerField(default=0)
+    stale_scores = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "scope_key", "band"], name="health_band_today_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.scope_key} {self.band}={self.accounts}"

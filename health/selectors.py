@@ -9,7 +9,7 @@ book of 20 accounts and a portfolio of 50,000.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -33,6 +33,7 @@ from accounts.selectors.segments import segment_filter
 from feedback.selectors import newest_answer_time
 from health.models import (
     Band,
+    HealthBandToday,
     HealthBandTrend,
     HealthMover,
     HealthRun,
@@ -109,14 +110,20 @@ def band_distribution(accounts: QuerySet[Account]) -> BandDistribution:
     band (a handful of groups) rather than one filtered count and sum per band: one pass
     over the rows either way, with less to evaluate per row.
     """
-    counts = dict.fromkeys(ALL_BANDS, 0)
-    sums = dict.fromkeys(ALL_BANDS, Decimal("0"))
     grouped = (
         accounts.live()
         .order_by()
         .values_list("health_band")
         .annotate(n=Count("pk"), arr=Sum("arr"))
     )
+    return _distribution(grouped)
+
+
+def _distribution(grouped: Iterable[tuple[str, int, Decimal | None]]) -> BandDistribution:
+    """The distribution from (band, accounts, ARR) groups; a band outside the scored ones
+    (blank: never scored) counts as "No score"."""
+    counts = dict.fromkeys(ALL_BANDS, 0)
+    sums = dict.fromkeys(ALL_BANDS, Decimal("0"))
     for band, n, arr in grouped:
         key = band if band in SCORED_BANDS else NO_SCORE
         counts[key] += n
@@ -552,3 +559,34 @@ def health_movers_stored(
         (down if row.direction == HealthMover.Direction.DOWN else up).append(mover)
     movers = Movers(day=day, since=day - dt.timedelta(days=window), window=window, down=down, up=up)
     return movers, max((row.computed_at for row in rows), default=None)
+
+
+@dataclass(frozen=True)
+class StoredToday:
+    distribution: BandDistribution
+    stale: StaleScores | None  # None: nothing was scored when the job ran
+    computed_at: dt.datetime
+
+
+def band_today_stored(scope: RollupScope) -> StoredToday | None:
+    """The scope's distribution today and its stale scores as the nightly job stored them,
+    or None when it has not stored this scope (then the page counts live); one query on
+    the (scope, scope_key, band) unique index."""
+    rows = list(
+        HealthBandToday.objects.filter(scope=scope.scope, scope_key=scope.key).values_list(
+            "band", "accounts", "arr", "day", "scores", "stale_scores", "computed_at"
+        )
+    )
+    if not rows:
+        return None
+    day = rows[0][3]
+    stale = None
+    if day is not None:
+        stale = StaleScores(
+            day=day, scored=sum(row[4] for row in rows), stale=sum(row[5] for row in rows)
+        )
+    return StoredToday(
+        distribution=_distribution((row[0], row[1], row[2]) for row in rows),
+        stale=stale,
+        computed_at=max(row[6] for row in rows),
+    )

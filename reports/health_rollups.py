@@ -4,6 +4,9 @@ instead of joining score rows of every account.
 - HealthBandTrend: on the last scored day of each of the last 12 months (health.selectors
   .score_days), each scope's scored accounts per band and their *current* ARR, the figures
   health.selectors.band_trend computes live for one scope.
+- HealthBandToday: each scope's live accounts and their current ARR per current band (and
+  the unscored), and the latest scored day's scores per band with how many rest on stale
+  usage: health.selectors.band_distribution and stale_scores for one scope.
 - HealthMover: each scope's 10 accounts whose score fell most and the 10 that rose most
   over each window the health page offers (7 and 30 days), ordered as
   health.selectors.health_movers orders them (change, then name, then id), with the two
@@ -11,7 +14,8 @@ instead of joining score rows of every account.
 
 Scopes are the snapshot scopes (company, segment, team, CSM, tier) from the accounts'
 current attributes, decided by the same ScopePlan as the metric snapshots. Set-based: the
-trend reads the month-end days' (account, band) pairs in one query; the movers read two
+trend reads the month-end days' (account, band) pairs in one query; today's bands read the
+live accounts' (band, ARR) and the latest day's scores in one query each; the movers read two
 days of scores per window, rank every account once, and fetch the components only of the
 accounts that made some scope's top 10. Every row is replaced in one transaction.
 """
@@ -29,14 +33,22 @@ from django.db import transaction
 
 from accounts.models import Account
 from health.forms import MOVER_WINDOWS
-from health.models import HealthBandTrend, HealthMover, HealthScore
+from health.models import HealthBandToday, HealthBandTrend, HealthMover, HealthScore
 from health.retention import AccountFacts, ScopePlan, account_facts_load, scope_plan_load
-from health.selectors import MOVERS_LIMIT, SCORED_BANDS, component_moves, score_days
+from health.selectors import (
+    ALL_BANDS,
+    MOVERS_LIMIT,
+    NO_SCORE,
+    SCORED_BANDS,
+    STALE_AFTER_DAYS,
+    component_moves,
+    score_days,
+)
 from reports.models import MetricSnapshot, Scope
 
 ScopeKey = tuple[str, str]
 # Rows per INSERT: ~830 scopes x 12 days x 3 bands is ~30,000 trend rows; 2,000 rows of
-# 7 columns stay far below PostgreSQL's 65,535 parameters per statement.
+# at most a dozen columns stay far below PostgreSQL's 65,535 parameters per statement.
 WRITE_BATCH = 2_000
 # Accounts per components read: an IN list of this many ids stays one index scan.
 COMPONENTS_BATCH = 5_000
@@ -104,6 +116,65 @@ def band_trend_rows(
                         arr=arr,
                     )
                 )
+    return rows
+
+
+# --- Today's bands --------------------------------------------------------------------------
+
+
+def band_today_rows(plan: ScopePlan, *, day: dt.date | None) -> list[HealthBandToday]:
+    """Every scope of the plan and every band, the unscored included: live accounts and
+    their current ARR by current band, and `day`'s scores by band with the stale ones; two
+    queries. Zero rows are written too, so the page tells "none" from "not computed"."""
+    cells: dict[tuple[ScopeKey, str], list[Any]] = defaultdict(lambda: [0, Decimal(0), 0, 0])
+    scope_cache: dict[int, list[ScopeKey]] = {}
+
+    def keys_of(account_id: int) -> list[ScopeKey]:
+        keys = scope_cache.get(account_id)
+        if keys is None:
+            keys = scope_cache[account_id] = scopes_of(plan, account_id)
+        return keys
+
+    live = Account.objects.live().order_by().values_list("id", "health_band", "arr")
+    for account_id, band, arr in live.iterator(chunk_size=20_000):
+        band = band if band in SCORED_BANDS else NO_SCORE
+        for key in keys_of(account_id):
+            cell = cells[(key, band)]
+            cell[0] += 1
+            cell[1] += arr or Decimal(0)
+    if day is not None:
+        # health.selectors.stale_scores' rule: usage older than the cutoff, or none.
+        cutoff = day - dt.timedelta(days=STALE_AFTER_DAYS)
+        scores = (
+            HealthScore.objects.filter(day=day)
+            .order_by()
+            .values_list("account_id", "band", "usage_through")
+        )
+        for account_id, band, usage_through in scores.iterator(chunk_size=20_000):
+            band = band if band in SCORED_BANDS else NO_SCORE
+            stale = usage_through is None or usage_through < cutoff
+            for key in keys_of(account_id):
+                cell = cells[(key, band)]
+                cell[2] += 1
+                cell[3] += stale
+    rows = []
+    for scope, scope_key in sorted(plan.keys):
+        for band in ALL_BANDS:
+            accounts, arr, scores_in_band, stale_in_band = cells.get(
+                ((scope, scope_key), band), (0, Decimal(0), 0, 0)
+            )
+            rows.append(
+                HealthBandToday(
+                    scope=scope,
+                    scope_key=scope_key,
+                    band=band,
+                    accounts=accounts,
+                    arr=arr,
+                    day=day,
+                    scores=scores_in_band,
+                    stale_scores=stale_in_band,
+                )
+            )
     return rows
 
 
@@ -235,7 +306,8 @@ def mover_rows(plan: ScopePlan, *, day: dt.date) -> list[HealthMover]:
 def health_rollups_recompute(
     *, today: dt.date, plan: ScopePlan, facts: Mapping[int, AccountFacts]
 ) -> tuple[int, int]:
-    """Replace every band-trend and mover row; returns (trend rows, mover rows).
+    """Replace every band-trend, today's-band and mover row; returns (trend rows, mover
+    rows).
 
     Called inside the metric snapshots' transaction, so a page reads either last night's
     rows or tonight's, never a mix. Also deletes the ranked falls once kept as metric
@@ -243,10 +315,13 @@ def health_rollups_recompute(
     """
     days = score_days(today=today)
     trend = band_trend_rows(plan, facts, days=days.month_ends)
+    today_rows = band_today_rows(plan, day=days.latest)
     movers = mover_rows(plan, day=days.latest) if days.latest is not None else []
     HealthBandTrend.objects.all().delete()
+    HealthBandToday.objects.all().delete()
     HealthMover.objects.all().delete()
     HealthBandTrend.objects.bulk_create(trend, batch_size=WRITE_BATCH)
+    HealthBandToday.objects.bulk_create(today_rows, batch_size=WRITE_BATCH)
     HealthMover.objects.bulk_create(movers, batch_size=WRITE_BATCH)
     MetricSnapshot.objects.filter(metric__startswith=LEGACY_DROP_PREFIX).delete()
     return len(trend), len(movers)

@@ -20,6 +20,7 @@ from health.selectors import (
     STALE_AFTER_DAYS,
     RollupScope,
     band_distribution,
+    band_today_stored,
     band_trend,
     band_trend_stored,
     data_freshness,
@@ -60,9 +61,17 @@ def health_overview(request: AuthenticatedRequest) -> HttpResponse:
         csm=form.cleaned_data["csm"],
         today=today,
     )
+    rollup = rollup_scope_for(
+        user=request.user,
+        segment=form.cleaned_data["segment"],
+        team=form.cleaned_data["team"],
+        csm=form.cleaned_data["csm"],
+    )
+    # A scope the nightly job covers reads its stored counts; any other (a CSM's own book,
+    # two filters at once, a scope created since the last run) is counted live.
+    stored = band_today_stored(rollup) if rollup is not None else None
+    distribution = stored.distribution if stored is not None else band_distribution(accounts)
     days = score_days(today=today)
-    rollup = None
-    distribution = band_distribution(accounts)
     context.update(
         scope_ok=True,
         days=days,
@@ -71,23 +80,24 @@ def health_overview(request: AuthenticatedRequest) -> HttpResponse:
             accounts={s.band: s.accounts for s in distribution.slices},
             arr={s.band: s.arr for s in distribution.slices},
         ),
+        today_computed_at=stored.computed_at if stored is not None else None,
     )
     if days.latest is not None:
-        rollup = rollup_scope_for(
-            user=request.user,
-            segment=form.cleaned_data["segment"],
-            team=form.cleaned_data["team"],
-            csm=form.cleaned_data["csm"],
-        )
         if rollup is not None:
             # One scope the nightly job ranked: read its rows rather than every score.
-            stored = band_trend_stored(rollup)
-            trend = stored.trend
+            stored_trend = band_trend_stored(rollup)
+            trend = stored_trend.trend
             movers, _ = health_movers_stored(rollup, day=days.latest, window=form.movers_window)
-            context.update(rollup_computed_at=stored.computed_at, rollup_missing=not trend.days)
+            context.update(
+                rollup_computed_at=stored_trend.computed_at, rollup_missing=not trend.days
+            )
         else:
             trend = band_trend(accounts, days=days.month_ends)
             movers = health_movers(accounts, day=days.latest, window=form.movers_window)
+        if stored is not None and stored.stale is not None:
+            stale = stored.stale
+        else:
+            stale = stale_scores(None if rollup == COMPANY else accounts, day=days.latest)
         context.update(
             trend=trend,
             trend_accounts_fig=band_trend_figure(
@@ -97,6 +107,6 @@ def health_overview(request: AuthenticatedRequest) -> HttpResponse:
                 days=trend.days, values=trend.arr, y_title="ARR (current)", money=True
             ),
             movers=movers,
-            stale=stale_scores(None if rollup == COMPANY else accounts, day=days.latest),
+            stale=stale,
         )
     return render(request, "health/overview.html", context)
