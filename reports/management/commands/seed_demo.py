@@ -30,8 +30,9 @@ class Command(BaseCommand):
             "--health-days",
             type=int,
             default=60,
-            help="Days of health score history to compute after seeding, ending today "
-            "(default 60; 0 skips it, e.g. for benchmarks).",
+            help="Days of daily health score history to compute after seeding, ending "
+            "today, with about one scored day a week before them back to the start of the "
+            "usage window (default 60; 0 skips it all, e.g. for benchmarks).",
         )
         parser.add_argument(
             "--if-empty",
@@ -73,26 +74,29 @@ class Command(BaseCommand):
         self.stdout.write(f"Placed {placed:,} accounts on their journey.")
         health_days = min(max(options["health_days"], 0), days)
         if health_days:
-            self._health_history(days=health_days, show=options["verbosity"] >= 1)
+            self._health_history(days=health_days, usage_days=days, show=options["verbosity"] >= 1)
         self.stdout.write("Logins: admin, manager, csm, exec; password: demo")
 
-    def _health_history(self, *, days: int, show: bool) -> None:
-        """Score the last `days` days and the retention snapshots, so the demo's health
-        trends, movers and dashboards have a history from the first login."""
+    def _health_history(self, *, days: int, usage_days: int, show: bool) -> None:
+        """Score the last `days` days, and about weekly before them, then the nightly jobs,
+        so the demo's health trends, movers, dashboards and churn risk have a history from
+        the first login."""
         from tqdm import tqdm
 
         from health.services import health_scores_recompute
+        from reports.demo.health_history import health_history_days
 
         today = timezone.localdate()
-        first = today - dt.timedelta(days=days - 1)
-        for n in tqdm(
-            range(days - 1), desc="Health history", unit="day", disable=not show, file=sys.stderr
+        history = health_history_days(today=today, daily_days=days, usage_days=usage_days)
+        for day in tqdm(
+            history, desc="Health history", unit="day", disable=not show, file=sys.stderr
         ):
-            health_scores_recompute(day=first + dt.timedelta(days=n))
+            health_scores_recompute(day=day)
         snapshots, tasks = self._nightly_jobs(today=today)
+        earlier = len(history) - (days - 1)
         self.stdout.write(
-            f"Health scored for {days} days; {snapshots:,} retention snapshots; "
-            f"{tasks:,} playbook tasks."
+            f"Health scored for {days} days and {earlier} earlier days, about a week apart; "
+            f"{snapshots:,} retention snapshots; {tasks:,} playbook tasks."
         )
 
     def _nightly_jobs(self, *, today: dt.date) -> tuple[int, int]:
