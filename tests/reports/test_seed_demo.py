@@ -301,7 +301,7 @@ def test_bad_arguments_are_refused_before_anything_is_deleted():
 def test_health_history_is_computed_after_seeding_so_the_demo_has_trends():
     from health.models import HealthScore, RetentionSnapshot
 
-    seed("--accounts", "30", "--days", "60", "--health-days", "3")
+    seed("--accounts", "30", "--days", "60", "--health-days", "3", "--reports", "0")
 
     days = sorted(set(HealthScore.objects.values_list("day", flat=True)))
     assert len(days) == 3
@@ -348,7 +348,7 @@ def test_a_fresh_demo_has_the_pages_rollups_so_no_page_starts_empty():
     from health.models import HealthBandTrend, HealthScore
     from reports.models import FeedbackScoreMonth, MetricSnapshot
 
-    seed("--accounts", "30", "--days", "60", "--health-days", "3")
+    seed("--accounts", "30", "--days", "60", "--health-days", "3", "--reports", "0")
 
     latest = max(HealthScore.objects.values_list("day", flat=True))
     company = HealthBandTrend.objects.filter(scope="company", day=latest)
