@@ -35,6 +35,14 @@ class Command(BaseCommand):
             "usage window (default 60; 0 skips it all, e.g. for benchmarks).",
         )
         parser.add_argument(
+            "--reports",
+            type=int,
+            default=3,
+            help="Monthly executive reports to publish for the last closed months (default "
+            "3, so an executive's home shows last month's report; 0 skips them). Needs the "
+            "health history: skipped with --health-days 0.",
+        )
+        parser.add_argument(
             "--if-empty",
             action="store_true",
             help="Do nothing when the database already has accounts (used by `make run`).",
@@ -72,10 +80,44 @@ class Command(BaseCommand):
         segments_demo_seed()
         placed = journeys_demo_seed(today=timezone.localdate(), seed=options["seed"])
         self.stdout.write(f"Placed {placed:,} accounts on their journey.")
+        from reports.demo.manager_setup import manager_setup_seed
+
+        setup = manager_setup_seed(today=timezone.localdate())
+        self.stdout.write(
+            f"Set up {setup.targets} targets, {setup.tags} feedback tags "
+            f"({setup.answers_tagged:,} answers tagged) and {setup.initiatives} initiative(s)."
+        )
         health_days = min(max(options["health_days"], 0), days)
         if health_days:
             self._health_history(days=health_days, usage_days=days, show=options["verbosity"] >= 1)
+            self._monthly_reports(count=max(options["reports"], 0), days=days)
         self.stdout.write("Logins: admin, manager, csm, exec; password: demo")
+
+    def _monthly_reports(self, *, count: int, days: int) -> None:
+        """Publish the last closed months' reports, oldest first, each recorded as a run of
+        the monthly job; no email goes out. Months before the usage window are left out:
+        their report would be empty."""
+        from accounts.jobs import MONTHLY_REPORT, job_execute
+        from health.retention import month_add, month_floor
+        from reports.monthly import month_key, month_label
+        from reports.services_monthly import monthly_report_generate
+
+        today = timezone.localdate()
+        first_month = month_floor(today - dt.timedelta(days=days - 1))
+        months = [month_add(month_floor(today), -back) for back in range(count, 0, -1)]
+
+        def publish(month: dt.date) -> int:
+            monthly_report_generate(month=month, today=today, notify=False)
+            return 1
+
+        published = []
+        for month in months:
+            if month < first_month:
+                continue
+            job_execute(MONTHLY_REPORT, month_key(month), lambda month=month: publish(month))
+            published.append(month_label(month))
+        if published:
+            self.stdout.write(f"Published the monthly reports of {', '.join(published)}.")
 
     def _health_history(self, *, days: int, usage_days: int, show: bool) -> None:
         """Score the last `days` days, and about weekly before them, then the nightly jobs,
