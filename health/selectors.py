@@ -478,7 +478,10 @@ def rollup_scope_for(
     Someone who sees every account gets the company, or the one filter's scope. A CSM sees
     their own book and their team's accounts: filtered by their team, that is the team's
     scope (their own accounts in the team are in it; any outside it are not matched by the
-    filter); anything else is computed live over the book, which is small.
+    filter); filtered by themselves, their own scope. Unfiltered, it is the team's scope
+    when they own no account outside their team (one indexed EXISTS on the owner; a
+    portfolio's CSM book can be a team of thousands of accounts), their own scope when they
+    have no team. Anything else (another CSM, a segment) is computed live over the book.
     """
     filters = [f for f in (segment, team, csm) if f is not None]
     if len(filters) > 1:
@@ -494,6 +497,15 @@ def rollup_scope_for(
         return RollupScope(Scope.COMPANY, "")
     if team is not None and user.team_id is not None and team.pk == user.team_id:
         return RollupScope(Scope.TEAM, str(team.pk))
+    if csm is not None and csm.pk == user.pk:
+        return RollupScope(Scope.CSM, str(user.pk))
+    if filters:
+        return None
+    if user.team_id is None:
+        return RollupScope(Scope.CSM, str(user.pk))
+    owned_elsewhere = Account.objects.filter(owner=user).exclude(team_id=user.team_id)
+    if not owned_elsewhere.exists():
+        return RollupScope(Scope.TEAM, str(user.team_id))
     return None
 
 

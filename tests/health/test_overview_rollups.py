@@ -210,12 +210,21 @@ def test_only_one_exact_scope_reads_the_rollups(manager, owner, enterprise_team,
     )
     # Two filters intersect: no single scope holds them.
     assert rollup_scope_for(user=manager, segment=book["big"], team=smb_team, csm=None) is None
-    # A CSM's own team is exactly what they see of it; their unfiltered book is live.
+    # A CSM's own team is exactly what they see of it; so is their unfiltered book while
+    # they own nothing outside the team, and their own accounts filtered by themselves.
     assert rollup_scope_for(
         user=owner, segment=None, team=enterprise_team, csm=None
     ) == RollupScope(Scope.TEAM, str(enterprise_team.pk))
-    assert rollup_scope_for(user=owner, segment=None, team=None, csm=None) is None
+    assert rollup_scope_for(user=owner, segment=None, team=None, csm=None) == RollupScope(
+        Scope.TEAM, str(enterprise_team.pk)
+    )
+    assert rollup_scope_for(user=owner, segment=None, team=None, csm=owner) == RollupScope(
+        Scope.CSM, str(owner.pk)
+    )
     assert rollup_scope_for(user=owner, segment=book["big"], team=None, csm=None) is None
+    # One account of theirs on another team: the book is no single scope, computed live.
+    AccountFactory(name="Far away", owner=owner, team=smb_team)
+    assert rollup_scope_for(user=owner, segment=None, team=None, csm=None) is None
 
 
 def test_the_page_says_when_the_rollup_was_computed(client_for, manager, book):
@@ -238,10 +247,10 @@ def test_before_the_first_run_the_page_says_so_instead_of_failing(client_for, ma
     assert response.context["distribution"].total_accounts == 6
 
 
-def test_a_csm_book_is_computed_live_and_never_shows_another_team(client_for, owner, book):
+def test_a_csm_book_reads_their_teams_rows_and_never_shows_another_team(client_for, owner, book):
     health_rollups_refresh(today=DAY)
     response = client_for(owner).get(PAGE)
 
     names = {m.account.name for m in response.context["movers"].down}
     assert names == {"Alpha", "Zeta"}
-    assert "rollup_computed_at" not in response.context
+    assert response.context["rollup_computed_at"] is not None

@@ -1,7 +1,8 @@
 """The health page reads today's band distribution and stale scores from the nightly rollup
-(HealthBandToday) for every scope the job covers: the same numbers as the live count,
-worked out by hand, a query count that does not grow with the accounts, the live count kept
-for scopes the job does not cover, and a CSM still limited to their own team."""
+(HealthBandToday) for every scope the job covers, a CSM's book included when it is exactly
+their team: the same numbers as the live count, worked out by hand, a query count that does
+not grow with the accounts, the live count kept for scopes the job does not cover, and a
+CSM still limited to their own team."""
 
 import datetime as dt
 from decimal import Decimal
@@ -281,10 +282,63 @@ def test_a_csm_sees_their_teams_stored_counts_and_never_another_teams(
     assert _figures(own.context["distribution"]) == EXPECTED["team"][0]
     assert own.context["today_computed_at"] is not None
 
-    # Their unfiltered book (own and team accounts) is counted live, the same three
+    # Their unfiltered book (own and team accounts, none elsewhere) is the same team scope
     book_page = client.get(PAGE)
     assert _figures(book_page.context["distribution"]) == EXPECTED["team"][0]
-    assert book_page.context["today_computed_at"] is None
+    assert (book_page.context["stale"].scored, book_page.context["stale"].stale) == (3, 2)
+    assert book_page.context["today_computed_at"] is not None
+
+    # Filtered by themselves: their own stored scope, Alpha and Gamma
+    mine = client.get(PAGE, {"csm": owner.pk})
+    assert _figures(mine.context["distribution"]) == EXPECTED["csm"][0]
+    assert mine.context["today_computed_at"] is not None
+
+
+def test_a_csm_owning_an_account_on_another_team_is_counted_live_with_it(
+    client, owner, smb_team, book
+):
+    # Given an account of the owner's on the SMB team, beside SMB's Delta and Epsilon
+    far = make("Far Co", owner, 5000, value=75, usage_through=DAY)
+    Account.objects.filter(pk=far.pk).update(team=smb_team)
+    health_rollups_refresh(today=DAY)
+    client.force_login(owner)
+
+    response = client.get(PAGE)
+
+    # Then the book is counted live: Enterprise's Alpha, Beta, Gamma and their own Far Co,
+    # never Delta or Epsilon
+    assert _figures(response.context["distribution"]) == {
+        "red": (1, Decimal("10000")),
+        "yellow": (1, Decimal("20000")),
+        "green": (1, Decimal("5000")),
+        "none": (1, Decimal("30000")),
+    }
+    # Alpha, Beta, Omega, Far Co scored; Beta and Omega stale
+    assert (response.context["stale"].scored, response.context["stale"].stale) == (4, 2)
+    assert response.context["today_computed_at"] is None
+
+
+def test_a_csm_page_runs_the_same_queries_for_few_and_many_accounts(
+    client, owner, teammate, django_assert_max_num_queries
+):
+    client.force_login(owner)
+
+    def grow(count, start):
+        for n in range(start, start + count):
+            make(f"Account {n:03d}", owner if n % 2 else teammate, 1000 + n, value=50 + n % 40)
+
+    grow(3, 0)
+    health_rollups_refresh(today=DAY)
+    with CaptureQueriesContext(connection) as few:
+        client.get(PAGE)
+    grow(60, 3)
+    health_rollups_refresh(today=DAY)
+    # As the manager's page, and one look for an account of theirs outside the team.
+    with django_assert_max_num_queries(15) as many:
+        response = client.get(PAGE)
+
+    assert response.context["distribution"].total_accounts == 63
+    assert len(few.captured_queries) == len(many.captured_queries)
 
 
 def test_a_csm_asking_for_another_teams_stored_counts_gets_none(client, owner, smb_team, book):
