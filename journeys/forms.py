@@ -7,8 +7,9 @@ from typing import Any, cast
 
 from django import forms
 from django.core.validators import MinValueValidator
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import QuerySet
 
+from accounts.forms.scope_csm import csm_field_scope
 from accounts.models import Account, Segment, Team, User
 from journeys.models import Handoff, Milestone, Stage
 from journeys.services import NOTE_MAX_LENGTH, REASON_MAX_LENGTH, milestone_days_errors
@@ -46,10 +47,8 @@ class JourneyScopeForm(forms.Form):
         if not user.sees_all_accounts:
             teams = teams.filter(pk=user.team_id) if user.team_id else teams.none()
         cast(forms.ModelChoiceField, self.fields["team"]).queryset = teams
-        owns_visible = Exists(visible.filter(owner=OuterRef("pk")).order_by())
-        cast(forms.ModelChoiceField, self.fields["csm"]).queryset = User.objects.filter(
-            owns_visible | Q(pk=user.pk)
-        )
+        # Hundreds of CSMs: list the picked team's, as the other dashboards do.
+        csm_field_scope(self, user=user, visible=visible)
 
     @property
     def is_filtered(self) -> bool:

@@ -252,6 +252,19 @@ def test_a_csm_cannot_scope_to_another_team(client_for, owner, outsider, portfol
     assert "Delta" not in html
 
 
+def test_the_csm_filter_lists_the_picked_teams_csms(client_for, manager, owner, outsider):
+    """Hundreds of CSMs: without a team the dropdown offers none; with SMB, SMB's."""
+    make("Owned", owner, arr=1, start=dt.date(2026, 1, 1))
+    make("Outside", outsider, arr=1, start=dt.date(2026, 1, 1))
+    client = client_for(manager)
+
+    unpicked = client.get(PAGE).context["form"].fields["csm"].widget.choices
+    picked = client.get(PAGE, {"team": outsider.team_id}).context["form"].fields["csm"]
+
+    assert [value for value, _ in unpicked] == [""]
+    assert [value for value, _ in picked.widget.choices] == ["", outsider.pk]
+
+
 def test_an_executive_sees_the_page_without_settings_link(client_for, executive, portfolio):
     response = client_for(executive).get(PAGE)
 
