@@ -75,6 +75,9 @@ class AccountPlan:
     owner_id: int | None = None
     team_id: int | None = None
     contracts: list[ContractPlan] = field(default_factory=list)
+    # The next term, already signed, of a current term ending soon; not part of `contracts`,
+    # whose last item is the term running today.
+    renewal_signed: ContractPlan | None = None
     contacts: list[ContactPlan] = field(default_factory=list)
     # Expected active users (before weekly rhythm and noise) as (ordinal day, value) knots,
     # linear in between; and a multiplier curve for slumps and temporary dips.
@@ -293,6 +296,18 @@ def _outcome(rng: random.Random, plan: AccountPlan, term_months: int, first: boo
     return "renew"
 
 
+# Share of renewals signed before the term ends, by days left: most are signed in the last
+# month, some earlier. Without them every renewal still to come would look like churn in a
+# period that is not over yet (end ARR counts only the contracts signed so far).
+SIGNED_AHEAD_ODDS = ((30, 0.7), (60, 0.45), (90, 0.2))
+
+
+def _signed_ahead(plan: AccountPlan, *, days_left: int) -> bool:
+    # Its own stream, so the rest of the demo draws the same numbers with or without it.
+    roll = random.Random(plan.activity_seed ^ 0x5EED).random()
+    return any(days_left <= days and roll < odds for days, odds in SIGNED_AHEAD_ODDS)
+
+
 def _ramp_to(knots: list[tuple[int, float]], day: int, value: float, lead: int) -> None:
     """Move the level linearly to `value`, arriving on `day` after `lead` days of change."""
     last_day, last_value = knots[-1]
@@ -443,6 +458,17 @@ def account_plan(
             # The current term: its outcome is the future, only its run-up shows today.
             if outcome == "churn":
                 plan.churn_reason = ""
+            elif _signed_ahead(plan, days_left=(end - today).days):
+                next_start = end + dt.timedelta(days=1)
+                plan.renewal_signed = ContractPlan(
+                    ids.contract,
+                    next_start,
+                    add_months(next_start, term) - dt.timedelta(days=1),
+                    next_arr,
+                    next_seats,
+                    contract.id,
+                )
+                ids.contract += 1
             break
         if outcome == "churn":
             gap = rng.randint(1, 14) if rng.random() < 0.5 else 0

@@ -336,7 +336,10 @@ def demo_data_seed(
     )
     # Bulk-load into bare tables; the transaction brings the indexes back if anything fails.
     suspended = indexes_and_foreign_keys_drop(LOADED_MODELS)
-    rows_total = sum(1 + len(plan.contacts) + len(plan.contracts) for plan in plans)
+    rows_total = sum(
+        1 + len(plan.contacts) + len(plan.contracts) + (plan.renewal_signed is not None)
+        for plan in plans
+    )
     with bar(total=rows_total, desc="Accounts, contacts, contracts", unit=" rows") as done:
         contacts, contracts = _accounts_write(
             plans, today=today, tz=tz, now=now, on_rows=done.update
@@ -454,8 +457,9 @@ def _accounts_write(
 
     def contract_rows() -> Iterator[tuple[object, ...]]:
         for plan in plans:
-            for c in plan.contracts:
-                # Signed a couple of weeks before the term starts.
+            signed = [plan.renewal_signed] if plan.renewal_signed is not None else []
+            for c in [*plan.contracts, *signed]:
+                # Signed a couple of weeks before the term starts (stamp caps it at now).
                 created = stamp(c.start - dt.timedelta(days=14))
                 yield (
                     c.id,
