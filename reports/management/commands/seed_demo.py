@@ -148,9 +148,10 @@ class Command(BaseCommand):
         from accounts.jobs import HEALTH_SCORES, job_execute
         from accounts.tasks import account_rollups_refresh_task
         from accounts.webhook_tasks import health_webhook_events_task
+        from health.churn_risk import RISK_HORIZON_DAYS
         from health.services import health_scores_recompute
         from health.tasks import retention_snapshots_recompute_task
-        from health.tasks_validation import churn_predictions_task
+        from health.tasks_validation import backtest_task, churn_predictions_task
         from journeys.tasks import playbooks_run_task
         from reports.tasks import metric_snapshots_recompute_task
 
@@ -164,5 +165,7 @@ class Command(BaseCommand):
         )
         tasks = playbooks_run_task(day) or 0
         health_webhook_events_task(day)
+        # The weekly backtest first, as on a Sunday night: churn risk learns from it.
+        backtest_task(RISK_HORIZON_DAYS)
         churn_predictions_task(day)
         return snapshots, tasks
