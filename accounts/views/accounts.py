@@ -8,7 +8,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
@@ -32,6 +31,7 @@ from accounts.selectors.account_detail import (
 from accounts.selectors.account_list import (
     EXPORT_HEADER,
     account_export_rows,
+    account_list_page,
     account_list_query,
     account_rows,
     days_label,
@@ -72,7 +72,7 @@ TIMELINE_FILTERS = [
 def account_list(request: AuthenticatedRequest) -> HttpResponse:
     today = local_today()
     query = account_list_query(user=request.user, params=request.GET, today=today)
-    page = Paginator(query.accounts, settings.PAGE_SIZE).get_page(request.GET.get("page"))
+    page = account_list_page(query, number=request.GET.get("page"), per_page=settings.PAGE_SIZE)
     context = {
         "filterset": query.filterset,
         "sort": query.sort,
