@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, cast
 
+from django.core.paginator import Page, Paginator
 from django.db.models import (
     Count,
     F,
@@ -41,6 +42,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from accounts.models import Account, AccountQuerySet, Segment, Task, Team, User
 from accounts.selectors.segments import segment_filter
@@ -1119,6 +1121,32 @@ def book_accounts(book: AccountQuerySet, *, then: dt.date | None) -> QuerySet[Ac
     return accounts.annotate(
         then_row=FilteredRelation("health_scores", condition=Q(health_scores__day=then)),
     ).values(*fields, score_then=F("then_row__score"))
+
+
+class _CountedPaginator(Paginator):
+    """A paginator told its count rather than asking the database."""
+
+    def __init__(self, object_list: Any, per_page: int, *, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self.known_count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self.known_count
+
+
+def book_page(
+    book: AccountQuerySet,
+    *,
+    then: dt.date | None,
+    number: str | None,
+    per_page: int,
+    count: int,
+) -> Page:
+    """A page of book_accounts. `count` is book_summary's account count, the same live
+    accounts, so paging runs no COUNT of its own (one that also joined the trend's scores)."""
+    paginator = _CountedPaginator(book_accounts(book, then=then), per_page, count=count)
+    return paginator.get_page(number)
 
 
 def book_lines(rows: Sequence[Mapping[str, Any]], *, today: dt.date) -> list[BookLine]:

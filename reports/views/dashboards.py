@@ -13,7 +13,6 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -36,8 +35,8 @@ from reports.models import MonthlyReport
 from reports.selectors_dashboards import (
     DashScope,
     accounts_at_risk,
-    book_accounts,
     book_lines,
+    book_page,
     book_summary,
     detractors_awaiting,
     health_drops,
@@ -228,8 +227,13 @@ def _my_book_page(
     book = visible.filter(owner=book_owner)
     latest = latest_scored_day(today=today)
     then = latest - dt.timedelta(days=BOOK_TREND_DAYS) if latest else None
-    page = Paginator(book_accounts(book, then=then), settings.PAGE_SIZE).get_page(
-        request.GET.get("page")
+    summary = book_summary(book, today=today)
+    page = book_page(
+        book,
+        then=then,
+        number=request.GET.get("page"),
+        per_page=settings.PAGE_SIZE,
+        count=summary.accounts,
     )
     months = trend_months(month_floor(today))
     # The book's charts are health and feedback: no retention rows.
@@ -237,7 +241,6 @@ def _my_book_page(
         scope=DashScope.of_csm(book_owner), first=months[0], last=months[-1], retention=False
     )
     series = trends(table, months)
-    summary = book_summary(book, today=today)
     context.update(
         latest=latest,
         then=then,
