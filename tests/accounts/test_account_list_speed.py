@@ -313,6 +313,21 @@ def test_a_csms_count_fits_an_index_only_scan(owner):
 
 @postgres_only
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("narrow", "index"),
+    [({"tier": "scaled"}, "account_tier_idx"), ({"industry": "Retail"}, "account_industry_idx")],
+)
+def test_a_managers_count_of_one_tier_or_industry_fits_an_index_only_scan(owner, narrow, index):
+    AccountFactory(owner=owner, industry="Retail")
+
+    sql, params = Account.objects.filter(**narrow).order_by().values("pk").query.sql_with_params()
+    plan = _plan(f"SELECT COUNT(*) FROM ({sql}) counted", list(params))
+
+    assert f"Index Only Scan using {index}" in plan
+
+
+@postgres_only
+@pytest.mark.django_db
 def test_the_industries_hop_along_the_industry_index(owner):
     AccountFactory(owner=owner, industry="Retail")
 
