@@ -56,6 +56,7 @@ HEALTH_SCORES = Job("health_scores", "Health scores", Cadence.DAILY)
 RETENTION_SNAPSHOTS = Job("retention_snapshots", "Retention snapshots", Cadence.DAILY)
 METRIC_SNAPSHOTS = Job("metric_snapshots", "Dashboard metric snapshots", Cadence.DAILY)
 PLAYBOOKS = Job("playbooks", "Playbooks", Cadence.DAILY)
+JOURNEY_ROLLUPS = Job("journey_rollups", "Journeys page rollups", Cadence.DAILY)
 HEALTH_BACKTEST = Job("health_backtest", "Score backtest", Cadence.WEEKLY)
 CHURN_RISK = Job("churn_risk", "Churn risk", Cadence.DAILY)
 MONTHLY_REPORT = Job("monthly_report", "Monthly report", Cadence.MONTHLY)
@@ -68,6 +69,7 @@ JOBS = (
     RETENTION_SNAPSHOTS,
     METRIC_SNAPSHOTS,
     PLAYBOOKS,
+    JOURNEY_ROLLUPS,
     HEALTH_BACKTEST,
     CHURN_RISK,
     HEALTH_WEBHOOK_EVENTS,

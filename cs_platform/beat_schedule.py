@@ -53,6 +53,14 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": crontab(hour=4, minute=0),
         "options": {"expires": 6 * HOUR},
     },
+    # The journeys page's figures per scope (funnel, time in stage, overdue milestones, time
+    # to value). 04:10: after the rollups (01:00) whose ARR it sums and health (02:00) whose
+    # bands move rule segments, and after playbooks (04:00); expires in 6 h.
+    "journey-rollups-nightly": {
+        "task": "journeys.tasks.journey_rollups_recompute_task",
+        "schedule": crontab(hour=4, minute=10),
+        "options": {"expires": 6 * HOUR},
+    },
     # The 90-day backtest of the whole portfolio: the validation page's default view and the
     # churn-risk model. Sundays 04:30, after the night's health scores; expires in 12 h.
     "health-backtest-weekly": {

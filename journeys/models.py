@@ -7,6 +7,7 @@ from django.db.models import Q
 
 from accounts.models import Account, Segment, Task, User
 from cs_platform.models import TimeStampedModel
+from health.models import RetentionSnapshot
 
 
 class Stage(TimeStampedModel):
@@ -264,3 +265,118 @@ class SegmentPresence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} in {self.segment} since {self.since}"
+
+
+# --- Nightly rollups of the journeys page ---------------------------------------------------
+# One row set per snapshot scope (health.retention.scope_plan_load), all replaced in one
+# transaction by journeys.rollups.journey_rollups_recompute, so the page reads a few rows of
+# its scope instead of every account's journey and history.
+
+
+class JourneyRollup(models.Model):
+    """A scope's journeys page as of `day`: the figures that are one number per scope."""
+
+    scope = models.CharField(max_length=16, choices=RetentionSnapshot.Scope.choices)
+    # Segment, team or user id, or the tier's value; empty for the company.
+    scope_key = models.CharField(max_length=64, blank=True)
+    day = models.DateField(help_text="The day the figures are worked out for.")
+    # Live accounts whose journey has not started (the funnel's last row).
+    not_started_accounts = models.PositiveIntegerField(default=0)
+    not_started_arr = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    behind = models.PositiveIntegerField(default=0)
+    stuck = models.PositiveIntegerField(default=0)
+    stuck_accounts = models.PositiveIntegerField(default=0)
+    # Time to value over the whole 12-month window (its median is not one of the months').
+    ttv_accounts = models.PositiveIntegerField(default=0)
+    ttv_median_days = models.FloatField(null=True, blank=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "scope_key"], name="journey_rollup_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.scope_key} journeys on {self.day}"
+
+
+class JourneyStageRollup(models.Model):
+    """A scope's funnel row and time in stage for one stage."""
+
+    scope = models.CharField(max_length=16, choices=RetentionSnapshot.Scope.choices)
+    scope_key = models.CharField(max_length=64, blank=True)
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+")
+    accounts = models.PositiveIntegerField(default=0)
+    arr = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    stays = models.PositiveIntegerField(default=0)
+    median_days = models.FloatField(null=True, blank=True)
+    p90_days = models.FloatField(null=True, blank=True)
+    in_stage_now = models.PositiveIntegerField(default=0)
+    over_target_now = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "scope_key", "stage"], name="journey_stage_rollup_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.scope_key} {self.stage_id}: {self.accounts}"
+
+
+class JourneyTtvMonth(models.Model):
+    """A scope's onboarding completions in one month and their median days to value."""
+
+    scope = models.CharField(max_length=16, choices=RetentionSnapshot.Scope.choices)
+    scope_key = models.CharField(max_length=64, blank=True)
+    month = models.DateField(help_text="First day of the month.")
+    accounts = models.PositiveIntegerField(default=0)
+    median_days = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "scope_key", "month"], name="journey_ttv_month_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.scope_key} {self.month:%Y-%m}: {self.median_days}"
+
+
+class JourneyOverdueGroup(models.Model):
+    """One milestone late for the scope's accounts that entered its stage on one day: they
+    share a status and days late, so the place they fill in the page's overdue list.
+
+    The list sorts stuck first, then by days late, then by account name; groups with the
+    same status and days late interleave by name, so each row carries the positions
+    [first_row, end_row) of that whole sort group. A page reads the groups overlapping it,
+    then those accounts by primary key, through the viewer's accounts.
+    """
+
+    scope = models.CharField(max_length=16, choices=RetentionSnapshot.Scope.choices)
+    scope_key = models.CharField(max_length=64, blank=True)
+    milestone = models.ForeignKey(Milestone, on_delete=models.CASCADE, related_name="+")
+    entered_on = models.DateField()
+    # Ids of the accounts late on it: their names are read live, never stored.
+    account_ids = models.JSONField(default=list)
+    first_row = models.PositiveIntegerField()
+    end_row = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "scope_key", "milestone", "entered_on"],
+                name="journey_overdue_group_once",
+            ),
+        ]
+        indexes = [
+            # A page of the overdue list: the scope's groups overlapping its rows.
+            models.Index(
+                fields=["scope", "scope_key", "first_row"], name="journey_overdue_page_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.scope_key} {self.milestone_id} {self.entered_on}"

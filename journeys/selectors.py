@@ -388,20 +388,26 @@ class StageTime:
         return target is not None and self.p90_days is not None and self.p90_days > target
 
 
-def completed_stays(rows: Iterable[tuple[int, int, dt.date]]) -> dict[int, list[int]]:
-    """Days spent per stay, by stage, from transitions (account, stage entered, local day)
-    ordered by account then time.
+def stay_rows(rows: Iterable[tuple[int, int, dt.date]]) -> Iterator[tuple[int, int, int]]:
+    """(account, stage, days) of every completed stay, from transitions (account, stage
+    entered, local day) ordered by account then time.
 
     A stay starts with a transition into a stage and ends with the account's next
     transition; its length is the number of calendar days between the two. The account's
     last transition opens a stay that has not ended, which is not a duration yet.
     """
-    durations: dict[int, list[int]] = defaultdict(list)
     previous: tuple[int, int, dt.date] | None = None
     for account_id, stage_id, day in rows:
         if previous is not None and previous[0] == account_id:
-            durations[previous[1]].append((day - previous[2]).days)
+            yield account_id, previous[1], (day - previous[2]).days
         previous = (account_id, stage_id, day)
+
+
+def completed_stays(rows: Iterable[tuple[int, int, dt.date]]) -> dict[int, list[int]]:
+    """Days spent per completed stay, by stage (see stay_rows)."""
+    durations: dict[int, list[int]] = defaultdict(list)
+    for _account_id, stage_id, days in stay_rows(rows):
+        durations[stage_id].append(days)
     return durations
 
 

@@ -4,9 +4,10 @@ import datetime as dt
 
 from celery import shared_task
 
-from accounts.jobs import PLAYBOOKS, job_execute
+from accounts.jobs import JOURNEY_ROLLUPS, PLAYBOOKS, job_execute
 from accounts.selectors.access import local_today
 from journeys.playbooks import playbooks_run
+from journeys.rollups import journey_rollups_recompute
 
 
 @shared_task(acks_late=True)
@@ -23,3 +24,13 @@ def playbooks_run_task(
     if account_ids is not None:
         return playbooks_run(today=today, account_ids=account_ids)
     return job_execute(PLAYBOOKS, today.isoformat(), lambda: playbooks_run(today=today))
+
+
+@shared_task(acks_late=True)
+def journey_rollups_recompute_task(today_iso: str | None = None) -> int | None:
+    """The journeys page's figures per scope for the day (rows written; None when another run
+    holds the job). Idempotent: a rerun replaces every row."""
+    today = dt.date.fromisoformat(today_iso) if today_iso else local_today()
+    return job_execute(
+        JOURNEY_ROLLUPS, today.isoformat(), lambda: journey_rollups_recompute(today=today)
+    )

@@ -313,7 +313,7 @@ def test_job_status_reads_every_job_in_one_query(job_history, django_assert_num_
         board = job_status_rows(today=DAY)
 
     by_name = {row.job.name: row for row in board.rows}
-    assert len(board.rows) == len(jobs.JOBS) == 9
+    assert len(board.rows) == len(jobs.JOBS) == 10
     health = by_name["health_scores"]
     assert (health.last_success_period, health.last_success_rows, health.today_missing) == (
         "2026-03-14",
@@ -332,13 +332,14 @@ def test_job_status_reads_every_job_in_one_query(job_history, django_assert_num_
         "2026-02",
         False,
     )
-    # Missing today: health, retention, metric snapshots, playbooks, webhook events;
-    # failed: churn risk.
+    # Missing today: health, retention, metric snapshots, playbooks, journey rollups,
+    # webhook events; failed: churn risk.
     assert [row.job.name for row in board.warnings] == [
         "health_scores",
         "retention_snapshots",
         "metric_snapshots",
         "playbooks",
+        "journey_rollups",
         "churn_risk",
         "health_webhook_events",
     ]
@@ -365,6 +366,7 @@ def test_the_health_page_shows_last_successes_and_warns_of_todays_gaps(
         "retention_snapshots",
         "metric_snapshots",
         "playbooks",
+        "journey_rollups",
         "churn_risk",
         "health_webhook_events",
     ]
@@ -385,7 +387,7 @@ def test_the_health_page_has_no_warning_when_every_nightly_job_ran_today(
     content = client_for(manager).get(PAGE).content.decode()
 
     assert 'id="job-warnings"' not in content
-    assert content.count('data-today="succeeded"') == 7
+    assert content.count('data-today="succeeded"') == 8
 
 
 # --- Settings -------------------------------------------------------------------------------

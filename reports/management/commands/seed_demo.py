@@ -152,7 +152,7 @@ class Command(BaseCommand):
         from health.services import health_scores_recompute
         from health.tasks import retention_snapshots_recompute_task
         from health.tasks_validation import backtest_task, churn_predictions_task
-        from journeys.tasks import playbooks_run_task
+        from journeys.tasks import journey_rollups_recompute_task, playbooks_run_task
         from reports.tasks import metric_snapshots_recompute_task
 
         day = today.isoformat()
@@ -164,6 +164,7 @@ class Command(BaseCommand):
             metric_snapshots_recompute_task(day) or 0
         )
         tasks = playbooks_run_task(day) or 0
+        journey_rollups_recompute_task(day)
         health_webhook_events_task(day)
         # The weekly backtest first, as on a Sunday night: churn risk learns from it.
         backtest_task(RISK_HORIZON_DAYS)
