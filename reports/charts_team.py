@@ -17,6 +17,9 @@ Number = int | float | Decimal
 
 BAR_COLOUR = "#3b5bdb"
 PREVIOUS_COLOUR = "#b6c2e8"
+# The bottom of a ranked list: warm against the top's blue, and not the target's red.
+BOTTOM_COLOUR = "#e8890c"
+MEDIAN_COLOUR = "#495057"
 TARGET_COLOUR = "#c62f2f"
 SEGMENT_COLOUR = "#3b5bdb"
 REST_COLOUR = "#868e96"
@@ -51,22 +54,42 @@ def _value_format(unit: str) -> str:
     return "%{y:,.1f}"
 
 
+def _distinct(names: Sequence[str]) -> list[str]:
+    """Category labels, one per bar: a name that repeats gets " (2)", " (3)"..."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return out
+
+
 def team_metric_figure(
     *,
     names: Sequence[str],
     values: Sequence[Number | None],
+    groups: Sequence[str] | None = None,
     unit: str = "",
     period_label: str = "",
     previous: Sequence[Number | None] | None = None,
     previous_label: str = "",
     targets: Sequence[Number | None] | None = None,
+    median: Number | None = None,
+    median_label: str = "Median",
 ) -> dict[str, Any]:
-    """One bar per CSM for one metric; the compared period as lighter bars beside them; and
-    each CSM's target (their own, their team's or the company's) as a red line across the
-    bar where one applies. A CSM with no value gets no bar, not a zero one."""
+    """One bar per CSM for one metric, in the order given; the compared period as lighter
+    bars beside them; each CSM's target (their own, their team's or the company's) as a red
+    line across the bar where one applies; and the median of every CSM as a dashed line
+    across the chart. A CSM with no value gets no bar, not a zero one.
+
+    `groups` marks each bar "top" or "bottom" when the CSMs are the two ends of a longer
+    list: each end gets its own colour and legend entry ("Top 10", "Bottom 10")."""
     if len(values) != len(names):
         raise ValueError(f"{len(values)} values for {len(names)} CSMs")
-    x = [escape(name) for name in names]
+    groups = list(groups) if groups is not None else ["all"] * len(names)
+    if len(groups) != len(names):
+        raise ValueError(f"{len(groups)} groups for {len(names)} CSMs")
+    x = [escape(name) for name in _distinct(names)]
     value_format = _value_format(unit)
     traces: list[dict[str, Any]] = []
     if previous is not None:
@@ -79,19 +102,54 @@ def team_metric_figure(
                 "x": x,
                 "y": [_number(v) for v in previous],
                 "marker": {"color": PREVIOUS_COLOUR},
+                "offsetgroup": "previous",
                 "hovertemplate": f"%{{x}}: {value_format}<extra>{escape(previous_label)}</extra>",
             }
         )
-    traces.append(
-        {
-            "type": "bar",
-            "name": escape(period_label or "Period"),
-            "x": x,
-            "y": [_number(v) for v in values],
-            "marker": {"color": BAR_COLOUR},
-            "hovertemplate": f"%{{x}}: {value_format}<extra>{escape(period_label)}</extra>",
-        }
-    )
+    label = escape(period_label or "Period")
+    ends = [("top", "Top", BAR_COLOUR), ("bottom", "Bottom", BOTTOM_COLOUR)]
+    if any(group in ("top", "bottom") for group in groups):
+        for group, word, colour in ends:
+            picked = [i for i, g in enumerate(groups) if g == group]
+            name = f"{word} {len(picked)}, {label}"
+            traces.append(
+                {
+                    "type": "bar",
+                    "name": name,
+                    "x": [x[i] for i in picked],
+                    "y": [_number(values[i]) for i in picked],
+                    "marker": {"color": colour},
+                    "offsetgroup": "current",
+                    "hovertemplate": f"%{{x}}: {value_format}<extra>{name}</extra>",
+                }
+            )
+    else:
+        traces.append(
+            {
+                "type": "bar",
+                "name": label,
+                "x": x,
+                "y": [_number(v) for v in values],
+                "marker": {"color": BAR_COLOUR},
+                "offsetgroup": "current",
+                "hovertemplate": f"%{{x}}: {value_format}<extra>{label}</extra>",
+            }
+        )
+    if median is not None and x:
+        # From the first bar to the last; one bar gets a mark across it instead.
+        span = [x[0], x[-1]] if len(x) > 1 else x
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines" if len(x) > 1 else "markers",
+                "name": escape(median_label),
+                "x": span,
+                "y": [_number(median)] * len(span),
+                "line": {"color": MEDIAN_COLOUR, "width": 2, "dash": "dash"},
+                "marker": {"symbol": "line-ew", "size": 34, "line": {"width": 2}},
+                "hovertemplate": f"{escape(median_label)}: {value_format}<extra></extra>",
+            }
+        )
     if targets is not None and any(t is not None for t in targets):
         if len(targets) != len(names):
             raise ValueError(f"{len(targets)} targets for {len(names)} CSMs")
@@ -123,6 +181,8 @@ def team_metric_figure(
             # Names side by side collide from about five CSMs on a half-width chart.
             xaxis={
                 "type": "category",
+                "categoryorder": "array",
+                "categoryarray": x,
                 "tickangle": -35 if len(names) > 4 else 0,
                 "automargin": True,
             },

@@ -8,20 +8,25 @@ message beside the field, never another team's rows.
 from __future__ import annotations
 
 import datetime as dt
+from html import escape
 from typing import Any, cast
 
 from django import forms
 from django.db.models import QuerySet
+from django.utils.safestring import SafeString
 
 from accounts.models import Segment, Team, User
+from reports.forms import _select_html, cached_options, options_html
 from reports.models import Initiative, Metric, Scope, Target
-from reports.selectors_team import DEFAULT_SORT, SORT_KEYS, teams_for
+from reports.selectors_team import (
+    DEFAULT_SORT,
+    PICKER_MONTHS,
+    PICKER_QUARTERS,
+    SORT_KEYS,
+    teams_for,
+)
 from reports.services_targets import TARGET_SCOPES, duplicate_message, target_duplicate
 from reports.targets import ReportPeriod, month_add, period_start_of
-
-# How far back the period picker reaches.
-PICKER_MONTHS = 24
-PICKER_QUARTERS = 8
 
 COMPARE_CHOICES = [
     ("previous", "the previous period"),
@@ -101,6 +106,52 @@ class TeamPerformanceForm(forms.Form):
     @property
     def is_filtered(self) -> bool:
         return any(self.data.get(name) for name in ("period", "compare", "team"))
+
+    # --- Fast rendering --------------------------------------------------------------------
+
+    def _select(self, name: str, options: str, *, default: str = "") -> SafeString:
+        field = self.fields[name]
+        empty_label = getattr(field, "empty_label", None)
+        selected = str(self.data.get(name) or "") if self.is_bound else ""
+        return _select_html(
+            name=name,
+            field_id=f"id_{name}",
+            options=options,
+            selected=selected or default,
+            empty_label=None if empty_label is None else str(empty_label),
+            invalid=bool(self.is_bound and self.errors.get(name)),
+        )
+
+    def selects(self) -> list[dict[str, Any]]:
+        """The filter bar's fields, ready for the template: label, HTML and errors. Plain
+        strings rather than Django's widgets, which render every option through a template
+        (two years of months and quarters on every view of the page)."""
+        period = cast(forms.ChoiceField, self.fields["period"])
+        groups = cast(Any, period.choices)
+        team = cast(forms.ModelChoiceField, self.fields["team"])
+        html = {
+            "period": self._select(
+                "period",
+                "".join(
+                    f'<optgroup label="{escape(label)}">{options_html(items)}</optgroup>'
+                    for label, items in groups
+                ),
+                default=ReportPeriod.containing(Target.Period.MONTH, self.today).key,
+            ),
+            "compare": self._select("compare", options_html(COMPARE_CHOICES), default="previous"),
+            "team": self._select(
+                "team", cached_options("team", cast(QuerySet, team.queryset), viewer=self.user)
+            ),
+        }
+        return [
+            {
+                "name": name,
+                "label": self.fields[name].label or name.capitalize(),
+                "html": html[name],
+                "errors": self.errors.get(name, []) if self.is_bound else [],
+            }
+            for name in ("period", "compare", "team")
+        ]
 
 
 # --- Targets -----------------------------------------------------------------------------

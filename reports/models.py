@@ -135,6 +135,60 @@ class Target(TimeStampedModel):
         return f"{self.get_metric_display()} {self.get_direction_display()} {self.value}"
 
 
+class CsmPeriodRollup(models.Model):
+    """One CSM's team performance figures for one month or quarter, as the team performance
+    page works them out, recomputed nightly (reports.team_rollups) so the page reads one row
+    per CSM instead of counting every account, answer, interaction and task of the team.
+
+    Book, ARR and overdue tasks are those of `as_of` (the run's day) on every period's row;
+    rates and per-week figures are the period's up to that day. `view` says which accounts
+    were counted: every account (what admins, managers and executives see), or only those of
+    the CSM's own team (what a teammate sees); a "team" row is stored only where it differs
+    from the "all" row."""
+
+    class View(models.TextChoices):
+        ALL = "all", "Every account"
+        TEAM = "team", "The CSM's team's accounts"
+
+    view = models.CharField(max_length=8, choices=View.choices)
+    period = models.CharField(max_length=8, choices=Target.Period.choices)
+    period_start = models.DateField(help_text="First day of the month or quarter.")
+    csm = models.ForeignKey(User, on_delete=models.CASCADE, related_name="period_rollups")
+    as_of = models.DateField(help_text="The day the figures are for.")
+    accounts = models.PositiveIntegerField()
+    arr = models.DecimalField(max_digits=16, decimal_places=2)
+    health = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
+    health_basis = models.CharField(max_length=200, blank=True)
+    nrr = models.DecimalField(max_digits=10, decimal_places=1, null=True, blank=True)
+    nrr_basis = models.CharField(max_length=200, blank=True)
+    grr = models.DecimalField(max_digits=10, decimal_places=1, null=True, blank=True)
+    grr_basis = models.CharField(max_length=200, blank=True)
+    renewal = models.DecimalField(max_digits=10, decimal_places=1, null=True, blank=True)
+    renewal_basis = models.CharField(max_length=200, blank=True)
+    nps = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
+    nps_answers = models.PositiveIntegerField()
+    csat = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
+    csat_answers = models.PositiveIntegerField()
+    # Per week of the period, up to `as_of` for a period still running.
+    interactions = models.DecimalField(max_digits=10, decimal_places=1, null=True, blank=True)
+    tasks = models.DecimalField(max_digits=10, decimal_places=1, null=True, blank=True)
+    overdue = models.PositiveIntegerField()
+    # Median days from start to leaving onboarding, exits of the 12 months to the period's end.
+    ttv = models.DecimalField(max_digits=8, decimal_places=1, null=True, blank=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # Its index serves the page: one view and period, every CSM of the scope.
+            models.UniqueConstraint(
+                fields=["view", "period", "period_start", "csm"], name="csm_period_rollup_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period} {self.period_start:%Y-%m} {self.view} csm:{self.csm_id}"
+
+
 class Initiative(TimeStampedModel):
     """A CS program on a segment, read against the rest of the portfolio before and after."""
 

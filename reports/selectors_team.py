@@ -1,14 +1,23 @@
 """Team performance: one row per CSM, each metric for a period and the period it is compared
-with, and the target that applies to it.
+with, and the target that applies to it; and a chart per metric across every CSM.
 
-A fixed number of queries whatever the number of CSMs or accounts: the CSMs; one grouped
-query each for their books (accounts, ARR), survey answers (NPS, CSAT), interactions logged,
-tasks closed, overdue tasks and onboarding exits (time to value); the retention and health
-snapshots of the months involved; the targets. Both periods are counted in the same grouped
-query with conditional counts. Everything after that is Python over one row per CSM.
+The page reads the nightly rollup (CsmPeriodRollup, written by reports.team_rollups through
+csm_figures below): one row per CSM and period, for every period the page offers. Ranking
+every CSM of the scope for the sort and the charts reads one row each and is cached under
+the rollup's run (the same for everyone who may see that scope until the next run); the
+page's own rows read their CSMs' rows. No query touches accounts, answers, interactions or
+tasks, and the count of queries is fixed whatever the number of CSMs.
+
+When the rollup does not hold the period, or not the viewer's view of it, the page counts
+live, with a fixed number of queries: the CSMs; one grouped query each for their books
+(accounts, ARR), survey answers (NPS, CSAT), interactions logged, tasks closed, overdue
+tasks and onboarding exits (time to value); the retention and health snapshots of the
+months involved; the targets. Both periods are counted in the same grouped query with
+conditional counts. CSMs the rollup lacks (new since the night) are counted the same way.
 
 Which numbers come from where:
-- accounts and book ARR are today's (Account.arr, live accounts), like overdue tasks;
+- accounts and book ARR are today's (Account.arr, live accounts), like overdue tasks (the
+  rollup's day when read from it: the page says when it was computed);
 - NRR, GRR and renewal rate come from the monthly RetentionSnapshot rows of scope "csm"
   (reports.targets explains how a quarter is put together from its months); average
   health from MetricSnapshot "avg_health", its last month in the period with data;
@@ -27,12 +36,15 @@ count is limited to the accounts they may see, and only their own team's CSMs ar
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple, Protocol, TypeVar, cast
 
+from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.http import Http404
@@ -52,7 +64,15 @@ from health.models import RetentionSnapshot
 from journeys.models import Stage, StageTransition
 from journeys.selectors import local_day, percentile
 from reports.feedback_rollups import FEEDBACK_MONTHS, score_counts_of
-from reports.models import FeedbackScoreMonth, Initiative, Metric, MetricSnapshot, Scope, Target
+from reports.models import (
+    CsmPeriodRollup,
+    FeedbackScoreMonth,
+    Initiative,
+    Metric,
+    MetricSnapshot,
+    Scope,
+    Target,
+)
 from reports.snapshots import quarter_metric
 from reports.targets import (
     QUARTER_PARTS,
@@ -76,6 +96,9 @@ from reports.targets import (
 TEAM_PAGE_SIZE = 25
 # Onboarding exits counted for a CSM's time to value: the 12 months up to the period's end.
 TTV_WINDOW_MONTHS = 12
+# How far back the page's period picker reaches, this month and quarter included.
+PICKER_MONTHS = 24
+PICKER_QUARTERS = 8
 
 
 @dataclass(frozen=True)
@@ -235,7 +258,17 @@ class CsmRow:
         return self.cells[key].value
 
 
-def rows_sorted(rows: Iterable[CsmRow], sort: str) -> list[CsmRow]:
+class _Sortable(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def sort_value(self, key: str) -> Any: ...
+
+
+SortableT = TypeVar("SortableT", bound=_Sortable)
+
+
+def rows_sorted(rows: Iterable[SortableT], sort: str) -> list[SortableT]:
     """Sorted by a whitelisted key ("-nrr" descending); rows without a value go last either
     way, then by name."""
     descending = sort.startswith("-")
@@ -257,6 +290,14 @@ class TeamPerformance:
     targets: list[Target] = field(default_factory=list)
     # The page of CSMs the rows are (every CSM sorted, then cut into pages).
     page_obj: Page | None = None
+    charts: list[MetricChart] = field(default_factory=list)
+    # When the nightly rollup the figures come from was computed; None when all were
+    # counted for this request.
+    computed_at: dt.datetime | None = None
+    # Some figures were counted for this request (CSMs or periods the rollup lacks).
+    counted_live: bool = False
+    # The charts cover the page's CSMs only (counted live), not every CSM of the scope.
+    charts_cover_page: bool = False
 
     @property
     def has_targets(self) -> bool:
@@ -269,7 +310,7 @@ class TeamPerformance:
 def team_csms(*, viewer: User, team: Team | None) -> QuerySet[User]:
     """Active CSMs the viewer may review: everyone's for admins, managers and executives
     (narrowed to `team`), the viewer's own team's for a CSM (just themselves without one)."""
-    csms = User.objects.filter(role=User.Role.CSM, is_active=True).select_related("team")
+    csms = active_csms().select_related("team")
     if viewer.is_csm:
         if viewer.team_id is None:
             return csms.filter(pk=viewer.pk)
@@ -277,6 +318,23 @@ def team_csms(*, viewer: User, team: Team | None) -> QuerySet[User]:
     if team is not None:
         csms = csms.filter(team=team)
     return csms.order_by("first_name", "last_name", "username")
+
+
+def active_csms() -> QuerySet[User]:
+    return User.objects.filter(role=User.Role.CSM, is_active=True)
+
+
+def rollup_periods(today: dt.date) -> list[ReportPeriod]:
+    """Every period the page can show or compare with: the picker's months and quarters,
+    and the period before each and the same one a year before."""
+    this_month = ReportPeriod.containing(Target.Period.MONTH, today)
+    this_quarter = ReportPeriod.containing(Target.Period.QUARTER, today)
+    months = [ReportPeriod(month_add(this_month.start, -n)) for n in range(PICKER_MONTHS + 12)]
+    quarters = [
+        ReportPeriod(month_add(this_quarter.start, -3 * n), Target.Period.QUARTER)
+        for n in range(PICKER_QUARTERS + 4)
+    ]
+    return months + quarters
 
 
 def teams_for(viewer: User) -> QuerySet[Team]:
@@ -312,6 +370,32 @@ def books_by_owner(accounts: AccountQuerySet, ids: Sequence[int]) -> dict[int, t
     return {row["owner_id"]: (row["n"], row["arr"] or Decimal("0")) for row in rows}
 
 
+def score_aggregates(within: Q, prefix: str = "") -> dict[str, Count]:
+    """The answer counts behind NPS and CSAT among the answers `within`, named with
+    `prefix`; score_counts_of_row reads them back."""
+    nps_q = within & Q(kind=Survey.Kind.NPS)
+    csat_q = within & Q(kind=Survey.Kind.CSAT)
+    return {
+        f"{prefix}promoters": Count("pk", filter=nps_q & Q(score__gte=PROMOTER[0])),
+        f"{prefix}passives": Count(
+            "pk", filter=nps_q & Q(score__gte=PASSIVE[0], score__lte=PASSIVE[1])
+        ),
+        f"{prefix}detractors": Count("pk", filter=nps_q & Q(score__lte=DETRACTOR[1])),
+        f"{prefix}satisfied": Count("pk", filter=csat_q & Q(score__gte=CSAT_SATISFIED[0])),
+        f"{prefix}csat": Count("pk", filter=csat_q),
+    }
+
+
+def score_counts_of_row(row: Mapping[str, Any], prefix: str = "") -> ScoreCounts:
+    return ScoreCounts(
+        promoters=row[f"{prefix}promoters"],
+        passives=row[f"{prefix}passives"],
+        detractors=row[f"{prefix}detractors"],
+        csat_satisfied=row[f"{prefix}satisfied"],
+        csat_answers=row[f"{prefix}csat"],
+    )
+
+
 def scores_by_owner(
     answers: QuerySet[SurveyAnswer], ids: Sequence[int], periods: Mapping[str, ReportPeriod]
 ) -> dict[tuple[int, str], ScoreCounts]:
@@ -320,34 +404,18 @@ def scores_by_owner(
     aggregates: dict[str, Any] = {}
     for key, period in periods.items():
         within = _in_moments("answered_at", period.start, period.end)
-        nps_q = within & Q(kind=Survey.Kind.NPS)
-        csat_q = within & Q(kind=Survey.Kind.CSAT)
-        aggregates[f"{key}_promoters"] = Count("pk", filter=nps_q & Q(score__gte=PROMOTER[0]))
-        aggregates[f"{key}_passives"] = Count(
-            "pk", filter=nps_q & Q(score__gte=PASSIVE[0], score__lte=PASSIVE[1])
-        )
-        aggregates[f"{key}_detractors"] = Count("pk", filter=nps_q & Q(score__lte=DETRACTOR[1]))
-        aggregates[f"{key}_satisfied"] = Count(
-            "pk", filter=csat_q & Q(score__gte=CSAT_SATISFIED[0])
-        )
-        aggregates[f"{key}_csat"] = Count("pk", filter=csat_q)
+        aggregates.update(score_aggregates(within, f"{key}_"))
     rows: Iterable[Mapping[str, Any]] = (
         answers.filter(_in_moments("answered_at", start, end), account__owner_id__in=ids)
         .order_by()
         .values("account__owner_id")
         .annotate(**aggregates)
     )
-    out: dict[tuple[int, str], ScoreCounts] = {}
-    for row in rows:
-        for key in periods:
-            out[(row["account__owner_id"], key)] = ScoreCounts(
-                promoters=row[f"{key}_promoters"],
-                passives=row[f"{key}_passives"],
-                detractors=row[f"{key}_detractors"],
-                csat_satisfied=row[f"{key}_satisfied"],
-                csat_answers=row[f"{key}_csat"],
-            )
-    return out
+    return {
+        (row["account__owner_id"], key): score_counts_of_row(row, f"{key}_")
+        for row in rows
+        for key in periods
+    }
 
 
 def scores_by_owner_stored(
@@ -431,7 +499,7 @@ def ttv_window(period: ReportPeriod) -> tuple[dt.date, dt.date]:
     return month_add(period.end, -TTV_WINDOW_MONTHS), period.end
 
 
-def _first_exit() -> Subquery:
+def first_onboarding_exit() -> Subquery:
     """An account's first exit from onboarding, read from its own transitions by the
     (account, at) index."""
     return Subquery(
@@ -456,10 +524,10 @@ def ttv_by_owner(
     rows = (
         accounts.filter(owner_id__in=ids)
         .order_by()
-        .annotate(first_exit=_first_exit())
+        .annotate(first_exit=first_onboarding_exit())
         .values_list("owner_id", "start_date", "first_exit")
     )
-    return _ttv_medians(rows, periods, today=today)
+    return ttv_medians(rows, periods, today=today)
 
 
 def books_and_ttv_by_owner(
@@ -473,44 +541,56 @@ def books_and_ttv_by_owner(
     rows = list(
         accounts.filter(owner_id__in=ids)
         .order_by()
-        .annotate(first_exit=_first_exit())
+        .annotate(first_exit=first_onboarding_exit())
         .values_list("owner_id", "start_date", "first_exit", "lifecycle_status", "arr")
     )
+    return books_of(rows), ttv_medians([row[:3] for row in rows], periods, today=today)
+
+
+# owner, start date, first exit from onboarding, lifecycle status, ARR
+BookRow = tuple[int, dt.date, dt.datetime | None, str, Decimal | None]
+
+
+def books_of(rows: Iterable[BookRow]) -> dict[int, tuple[int, Decimal]]:
+    """Live accounts and their ARR per owner (churned ones left out, as AccountQuerySet.live)."""
     books: dict[int, tuple[int, Decimal]] = {}
     for owner_id, _start, _exit, status, arr in rows:
         if status == Account.Lifecycle.CHURNED:
-            continue  # as AccountQuerySet.live()
+            continue
         count, total = books.get(owner_id, (0, Decimal("0")))
         books[owner_id] = (count + 1, total + (arr or Decimal("0")))
-    ttv = _ttv_medians([row[:3] for row in rows], periods, today=today)
-    return books, ttv
+    return books
 
 
-def _ttv_medians(
+def ttv_medians(
     rows: Iterable[tuple[int, dt.date, dt.datetime | None]],
     periods: Mapping[str, ReportPeriod],
     *,
     today: dt.date,
 ) -> dict[tuple[int, str], float]:
+    """Per owner and period, the median days from start to first exit over the exits in
+    the period's window (none after today): each owner's exits sorted once, each window a
+    slice of them, so the nightly rollup's many periods cost little."""
     windows = {key: ttv_window(period) for key, period in periods.items()}
     since = local_midnight(min(window[0] for window in windows.values()))
     until = local_midnight(max(window[1] for window in windows.values()))
-    days: dict[tuple[int, str], list[int]] = defaultdict(list)
+    exits: dict[int, list[tuple[dt.date, int]]] = defaultdict(list)
     for owner_id, start_date, exited_at in rows:
         if exited_at is None or not since <= exited_at < until:
             continue
         exit_day = local_day(exited_at)
         if exit_day > today:
             continue
-        elapsed = max(0, (exit_day - start_date).days)
-        for key, (low, high) in windows.items():
-            if low <= exit_day < high:
-                days[(owner_id, key)].append(elapsed)
+        exits[owner_id].append((exit_day, max(0, (exit_day - start_date).days)))
     medians: dict[tuple[int, str], float] = {}
-    for group, values in days.items():
-        median = percentile(values, 0.5)
-        if median is not None:
-            medians[group] = median
+    for owner_id, found in exits.items():
+        found.sort()
+        days = [day for day, _elapsed in found]
+        for key, (low, high) in windows.items():
+            chosen = found[bisect_left(days, low) : bisect_left(days, high)]
+            median = percentile([elapsed for _day, elapsed in chosen], 0.5)
+            if median is not None:
+                medians[(owner_id, key)] = median
     return medians
 
 
@@ -568,7 +648,7 @@ def targets_for_team_page(*, period: ReportPeriod) -> list[Target]:
     )
 
 
-# --- The page ----------------------------------------------------------------------------
+# --- Each CSM's figures ------------------------------------------------------------------
 
 
 # The grouped reads each column rests on: a sort by one column reads only its own sources
@@ -591,7 +671,10 @@ ALL_SOURCES: frozenset[str] = frozenset().union(*SOURCES_OF.values())
 
 
 @dataclass
-class _Sources:
+class CsmSources:
+    """What CSMs' figures are worked out from: counts per CSM (and period key), snapshot
+    rows per CSM scope key."""
+
     books: dict[int, tuple[int, Decimal]] = field(default_factory=dict)
     retention: dict[str, list[RetentionSnapshot]] = field(default_factory=dict)
     snapshots: dict[tuple[str, str], list[MetricSnapshot]] = field(default_factory=dict)
@@ -609,7 +692,7 @@ def _sources(
     ids: Sequence[int],
     periods: Mapping[str, ReportPeriod],
     today: dt.date,
-) -> _Sources:
+) -> CsmSources:
     """The grouped reads in `needed`, for the CSMs `ids`; one query each (two for scores
     before the nightly rollup has run)."""
     keys = [str(pk) for pk in ids]
@@ -624,7 +707,7 @@ def _sources(
         interactions = interactions.filter(account__in=in_view)
         tasks = tasks.filter(account__in=in_view)
 
-    found = _Sources()
+    found = CsmSources()
     months = [month for p in periods.values() for month in p.months]
     if "books" in needed and "ttv" in needed:
         found.books, found.ttv = books_and_ttv_by_owner(visible, ids, periods, today=today)
@@ -635,10 +718,7 @@ def _sources(
     if "retention" in needed:
         found.retention = retention_rows_by_csm(keys, months)
     if "snapshots" in needed:
-        snapshot_names = ["avg_health"]
-        if any(p.kind == Target.Period.QUARTER for p in periods.values()):
-            snapshot_names += [quarter_metric(part) for part in QUARTER_PARTS]
-        found.snapshots = metric_rows_by_csm(keys, months, snapshot_names)
+        found.snapshots = metric_rows_by_csm(keys, months, snapshot_names_for(periods.values()))
     if "scores" in needed:
         stored_from = month_add(today.replace(day=1), 1 - FEEDBACK_MONTHS)
         if not viewer.is_csm and all(p.start >= stored_from for p in periods.values()):
@@ -656,12 +736,28 @@ def _sources(
     return found
 
 
-def _actuals(
-    found: _Sources, user: User, key: str, p: ReportPeriod, *, today: dt.date
-) -> dict[str, tuple[Number | None, str]]:
-    user_key = str(user.pk)
-    counts = found.scores.get((user.pk, key), ScoreCounts())
-    weeks = p.weeks_until(today)
+def snapshot_names_for(periods: Iterable[ReportPeriod]) -> list[str]:
+    """The MetricSnapshot rows a CSM's health and retention rest on: average health, and a
+    quarter's own bridge."""
+    names = ["avg_health"]
+    if any(p.kind == Target.Period.QUARTER for p in periods):
+        names += [quarter_metric(part) for part in QUARTER_PARTS]
+    return names
+
+
+# One CSM's figures for one period: column key -> (value, what it rests on in words).
+Figures = dict[str, tuple[Any, str]]
+
+
+def answers_basis(count: int) -> str:
+    return f"{count} answers"
+
+
+def snapshot_figures(
+    found: CsmSources, pk: int, key: str, p: ReportPeriod, *, today: dt.date
+) -> Figures:
+    """Average health, NRR, GRR and renewal rate from the CSM scope's nightly snapshots."""
+    user_key = str(pk)
     quarter_parts = quarter_parts_of(found.snapshots, user_key, p)
 
     def retention_value(metric: str) -> tuple[Number | None, str]:
@@ -682,64 +778,243 @@ def _actuals(
         "nrr": retention_value(Metric.NRR),
         "grr": retention_value(Metric.GRR),
         "renewal": retention_value(Metric.RENEWAL_RATE),
-        "nps": (counts.nps, f"{counts.nps_answers} answers"),
-        "csat": (counts.csat, f"{counts.csat_answers} answers"),
-        "interactions": (_per_week(found.logged.get((user.pk, key), 0), weeks), ""),
-        "tasks": (_per_week(found.closed.get((user.pk, key), 0), weeks), ""),
-        "ttv": (_days(found.ttv.get((user.pk, key))), ""),
     }
 
 
-def _rows(
-    csms: Sequence[User] | Sequence[CsmRef],
-    found: _Sources,
+def activity_figures(
+    found: CsmSources, pk: int, key: str, p: ReportPeriod, *, today: dt.date
+) -> Figures:
+    """What is counted over the CSM's accounts and work: the book and overdue tasks today,
+    the period's answers and activity, time to value."""
+    accounts, arr = found.books.get(pk, (0, Decimal("0")))
+    counts = found.scores.get((pk, key), ScoreCounts())
+    weeks = p.weeks_until(today)
+    return {
+        "accounts": (accounts, ""),
+        "arr": (arr, ""),
+        "nps": (counts.nps, answers_basis(counts.nps_answers)),
+        "csat": (counts.csat, answers_basis(counts.csat_answers)),
+        "interactions": (per_week(found.logged.get((pk, key), 0), weeks), ""),
+        "tasks": (per_week(found.closed.get((pk, key), 0), weeks), ""),
+        "overdue": (found.overdue.get(pk, 0), ""),
+        "ttv": (days_of(found.ttv.get((pk, key))), ""),
+    }
+
+
+def csm_figures(
+    found: CsmSources, pk: int, key: str, p: ReportPeriod, *, today: dt.date
+) -> Figures:
+    """Every column of one CSM for one period: what the page shows and the nightly rollup
+    stores, from the same sources either way."""
+    return {
+        **snapshot_figures(found, pk, key, p, today=today),
+        **activity_figures(found, pk, key, p, today=today),
+    }
+
+
+def figures_counted(
+    refs: Sequence[CsmRef],
+    *,
+    viewer: User,
+    periods: Mapping[str, ReportPeriod],
+    today: dt.date,
+    needed: frozenset[str] = ALL_SOURCES,
+) -> dict[str, dict[int, Figures]]:
+    """Figures per period key and CSM, counted now from the sources in `needed` (a fixed
+    number of queries for any number of CSMs; none for no CSM)."""
+    if not refs:
+        return {key: {} for key in periods}
+    found = _sources(
+        needed, viewer=viewer, ids=[ref.pk for ref in refs], periods=periods, today=today
+    )
+    return {
+        key: {ref.pk: csm_figures(found, ref.pk, key, period, today=today) for ref in refs}
+        for key, period in periods.items()
+    }
+
+
+def _scope_keys(pk: int, team_id: int | None) -> dict[str, str]:
+    return {"csm": str(pk), "team": str(team_id) if team_id else "-", "company": ""}
+
+
+def _target_check(
+    targets: Sequence[Target],
+    column: Column,
+    pk: int,
+    team_id: int | None,
     *,
     period: ReportPeriod,
-    compare: ReportPeriod | None,
-    today: dt.date,
+    value: Number | None,
+) -> TargetCheck | None:
+    if not column.metric or not targets:
+        return None
+    return target_check(
+        list(targets),
+        metric=column.metric,
+        period=period,
+        scope_keys=_scope_keys(pk, team_id),
+        actual=value if value is None else Decimal(str(value)),
+    )
+
+
+def csm_row(
+    user: User,
+    current: Figures,
+    previous: Figures | None,
+    *,
+    period: ReportPeriod,
     targets: Sequence[Target],
-) -> list[CsmRow]:
-    rows = []
-    for user in csms:
-        accounts, arr = found.books.get(user.pk, (0, Decimal("0")))
-        current = _actuals(found, user, "cur", period, today=today)
-        previous = _actuals(found, user, "prev", compare, today=today) if compare else {}
-        scope_keys = {
-            "csm": str(user.pk),
-            "team": str(user.team_id) if user.team_id else "-",
-            "company": "",
-        }
-        cells: dict[str, Cell] = {
-            "accounts": Cell(COLUMN_BY_KEY["accounts"], accounts),
-            "arr": Cell(COLUMN_BY_KEY["arr"], arr),
-            "overdue": Cell(COLUMN_BY_KEY["overdue"], found.overdue.get(user.pk, 0)),
-        }
-        for key, (value, basis) in current.items():
-            column = COLUMN_BY_KEY[key]
-            check = None
-            if column.metric and targets:
-                check = target_check(
-                    list(targets),
-                    metric=column.metric,
-                    period=period,
-                    scope_keys=scope_keys,
-                    actual=value if value is None else Decimal(str(value)),
-                )
-            cells[key] = Cell(
-                column,
-                value,
-                previous=previous.get(key, (None, ""))[0],
-                check=check,
-                basis=basis,
-            )
-        rows.append(CsmRow(user=user, cells=cells))
-    return rows
+) -> CsmRow:
+    """One CSM's cells: the period's figures, the compared period's beside those that are
+    compared, and the target that applies."""
+    cells: dict[str, Cell] = {}
+    for column in COLUMNS:
+        value, basis = current[column.key]
+        prior = previous[column.key][0] if previous is not None and column.compared else None
+        cells[column.key] = Cell(
+            column,
+            value,
+            previous=prior,
+            check=_target_check(targets, column, user.pk, user.team_id, period=period, value=value),
+            basis=basis,
+        )
+    return CsmRow(user=user, cells=cells)
 
 
-@dataclass(frozen=True)
-class CsmRef:
+# --- The nightly rollup, read --------------------------------------------------------------
+
+# The rollup's fields: one per column, named as the column, then what the cells rest on.
+ROLLUP_VALUES: tuple[str, ...] = tuple(column.key for column in COLUMNS)
+ROLLUP_BASES = (
+    "health_basis",
+    "nrr_basis",
+    "grr_basis",
+    "renewal_basis",
+    "nps_answers",
+    "csat_answers",
+)
+ROLLUP_FIELDS = (*ROLLUP_VALUES, *ROLLUP_BASES)
+
+
+def rollup_fields(figures: Figures, counts: ScoreCounts) -> dict[str, Any]:
+    """A CsmPeriodRollup's fields from one CSM's figures (and the answer counts behind its
+    NPS and CSAT); figures_of_rollup reads them back."""
+    fields: dict[str, Any] = {key: value for key, (value, _basis) in figures.items()}
+    for key in ("health", "nrr", "grr", "renewal"):
+        fields[f"{key}_basis"] = figures[key][1]
+    fields["nps_answers"] = counts.nps_answers
+    fields["csat_answers"] = counts.csat_answers
+    return fields
+
+
+def figures_of_rollup(values: Sequence[Any], bases: Sequence[Any]) -> Figures:
+    """Figures from a rollup row's ROLLUP_VALUES and ROLLUP_BASES, in that order."""
+    figures: Figures = {key: (value, "") for key, value in zip(ROLLUP_VALUES, values, strict=True)}
+    health, nrr, grr, renewal, nps_answers, csat_answers = bases
+    figures["health"] = (figures["health"][0], health)
+    figures["nrr"] = (figures["nrr"][0], nrr)
+    figures["grr"] = (figures["grr"][0], grr)
+    figures["renewal"] = (figures["renewal"][0], renewal)
+    figures["nps"] = (figures["nps"][0], answers_basis(nps_answers))
+    figures["csat"] = (figures["csat"][0], answers_basis(csat_answers))
+    return figures
+
+
+def rollup_views(viewer: User) -> tuple[str, ...] | None:
+    """The rollup rows that hold what the viewer would count live, the later view winning
+    where a CSM has both; None when no rows do.
+
+    Admins, managers and executives count every account. A CSM counts their team's accounts
+    and their own: the "team" rows hold the first, so they serve only while the CSM owns no
+    account on another team (one query to know)."""
+    if viewer.sees_all_accounts:
+        return (CsmPeriodRollup.View.ALL,)
+    if viewer.team_id is None:
+        return None
+    elsewhere = Account.objects.filter(owner=viewer).exclude(team_id=viewer.team_id).exists()
+    if elsewhere:
+        return None
+    return (CsmPeriodRollup.View.ALL, CsmPeriodRollup.View.TEAM)
+
+
+def rollup_computed_at(period: ReportPeriod) -> dt.datetime | None:
+    """When the rollup holding `period` was computed (each run rewrites every row); None
+    when it holds no row of it. One index probe."""
+    found = CsmPeriodRollup.objects.filter(
+        view=CsmPeriodRollup.View.ALL, period=period.kind, period_start=period.start
+    ).values_list("computed_at", flat=True)[:1]
+    return next(iter(found), None)
+
+
+def _rollup_rows(
+    views: Sequence[str], periods: Sequence[ReportPeriod], *, team_id: int | None
+) -> QuerySet[CsmPeriodRollup]:
+    rows = CsmPeriodRollup.objects.filter(
+        view__in=views,
+        period=periods[0].kind,
+        period_start__in=sorted({period.start for period in periods}),
+    )
+    if team_id is not None:
+        rows = rows.filter(csm__team_id=team_id)
+    return rows.order_by()
+
+
+def values_stored(
+    views: Sequence[str],
+    periods: Sequence[ReportPeriod],
+    *,
+    team_id: int | None,
+    wanted: Collection[int],
+) -> dict[dt.date, dict[int, Sequence[Any]]]:
+    """The rollup's ROLLUP_VALUES of `periods` (of one kind) per period start and CSM of
+    `wanted` (those it holds); one query. It reads every CSM of `team_id` (every CSM for
+    None) and sifts them here: a list of hundreds of ids costs more to send and plan than
+    the rows it leaves out."""
+    found: dict[dt.date, dict[int, Sequence[Any]]] = {period.start: {} for period in periods}
+    preferred = views[-1]
+    for csm_id, start, view, *values in _rollup_rows(views, periods, team_id=team_id).values_list(
+        "csm_id", "period_start", "view", *ROLLUP_VALUES
+    ):
+        held = found[start]
+        if csm_id in wanted and (csm_id not in held or view == preferred):
+            held[csm_id] = values
+    return found
+
+
+def figures_stored(
+    views: Sequence[str], periods: Sequence[ReportPeriod], pks: Collection[int]
+) -> dict[dt.date, dict[int, Figures]]:
+    """Every figure of the CSMs `pks` (those the rollup holds) and what each rests on, per
+    period start; one query."""
+    found: dict[dt.date, dict[int, Figures]] = {period.start: {} for period in periods}
+    if not pks:
+        return found
+    preferred = views[-1]
+    rows = (
+        _rollup_rows(views, periods, team_id=None)
+        .filter(csm_id__in=list(pks))
+        .values_list("csm_id", "period_start", "view", *ROLLUP_FIELDS)
+    )
+    width = len(ROLLUP_VALUES)
+    for csm_id, start, view, *fields in rows:
+        held = found[start]
+        if csm_id not in held or view == preferred:
+            held[csm_id] = figures_of_rollup(fields[:width], fields[width:])
+    return found
+
+
+def _value_of(figures: Mapping[int, Figures], pk: int, key: str) -> Any:
+    found = figures.get(pk)
+    return None if found is None else found[key][0]
+
+
+# --- Ordering ------------------------------------------------------------------------------
+
+
+class CsmRef(NamedTuple):
     """What ordering every CSM needs, read as plain values: hundreds of full User rows
-    (and their teams) cost more to build than the page's whole work."""
+    (and their teams) cost more to build than the page's whole work (and a tuple less than
+    a dataclass)."""
 
     pk: int
     team_id: int | None
@@ -768,38 +1043,280 @@ class _Ordering:
 
 
 def csm_refs(csms: QuerySet[User]) -> list[CsmRef]:
-    rows = csms.values_list("pk", "team_id", "first_name", "last_name", "username", "team__name")
+    # Unordered: every caller puts them in its own order.
+    rows = csms.order_by().values_list(
+        "pk", "team_id", "first_name", "last_name", "username", "team__name"
+    )
     return [
-        CsmRef(
-            pk=pk,
-            team_id=team_id,
-            name=f"{first} {last}".strip() or username,
-            team_name=team_name or "",
-        )
+        CsmRef(pk, team_id, f"{first} {last}".strip() or username, team_name or "")
         for pk, team_id, first, last, username, team_name in rows
     ]
+
+
+def refs_sorted(refs: Iterable[CsmRef], values: Mapping[int, Any], sort: str) -> list[CsmRef]:
+    """CSMs in the order rows_sorted puts their rows, by the sort column's `values`."""
+    ordered = rows_sorted((_Ordering(ref, values.get(ref.pk)) for ref in refs), sort)
+    return [row.ref for row in ordered]
 
 
 def csms_sorted(
     csms: Sequence[CsmRef], *, viewer: User, period: ReportPeriod, today: dt.date, sort: str
 ) -> list[CsmRef]:
-    """Every CSM in the page's order, as rows_sorted orders the rows. By name or team from
-    the names alone; by a metric from that column's own grouped reads over every CSM (the
-    current period only)."""
+    """Every CSM in the page's order, counted live: by name or team from the names alone;
+    by a metric from that column's own grouped reads over every CSM (the current period
+    only)."""
     key = sort.lstrip("-")
     values: dict[int, Any] = {}
     if key in COLUMN_BY_KEY:
-        found = _sources(
-            SOURCES_OF[key],
-            viewer=viewer,
-            ids=[ref.pk for ref in csms],
-            periods={"cur": period},
-            today=today,
+        counted = figures_counted(
+            csms, viewer=viewer, periods={"cur": period}, today=today, needed=SOURCES_OF[key]
+        )["cur"]
+        values = {pk: figures[key][0] for pk, figures in counted.items()}
+    return refs_sorted(csms, values, sort)
+
+
+# --- A chart per metric --------------------------------------------------------------------
+
+# A chart names every CSM up to this many; past it, the best and the worst CHART_EACH_END.
+CHART_ALL_UP_TO = 20
+CHART_EACH_END = 10
+# Book size is not a performance: no chart of account counts (ARR shows the book).
+CHART_COLUMNS: tuple[Column, ...] = tuple(column for column in COLUMNS if column.key != "accounts")
+
+
+@dataclass(frozen=True)
+class ChartPicks:
+    """The CSMs one metric's chart shows, best first, each marked "all" (every CSM shown),
+    "top" or "bottom", with their values (and the compared period's); and the median over
+    every CSM with a value, drawn as the reference (half the CSMs sit above it, half below,
+    whatever a few outliers do)."""
+
+    column: Column
+    chosen: list[tuple[CsmRef, str]]
+    values: list[Number | None]
+    median: Decimal | None
+    counted: int  # CSMs with a value
+    total: int  # CSMs the chart is drawn from
+    previous: list[Number | None] | None = None
+
+
+def chart_picks(
+    column: Column, by_name: Sequence[CsmRef], values: Mapping[int, Number | None]
+) -> ChartPicks:
+    """Every CSM when there are few (best first, then those without a value), else the top
+    and the bottom CHART_EACH_END of those with a value, by this metric ("top" is the
+    better end: the lowest for a lower-is-better metric). `by_name` are the CSMs in name
+    order, which ties keep, as in rows_sorted."""
+    present = [ref.pk for ref in by_name if values.get(ref.pk) is not None]
+    present.sort(
+        key=cast(Mapping[int, Decimal], values).__getitem__, reverse=column.higher_is_better
+    )
+    refs = {ref.pk: ref for ref in by_name}
+    if len(by_name) <= CHART_ALL_UP_TO:
+        missing = [ref.pk for ref in by_name if values.get(ref.pk) is None]
+        chosen = [(refs[pk], "all") for pk in present + missing]
+    elif len(present) <= CHART_ALL_UP_TO:
+        chosen = [(refs[pk], "all") for pk in present]
+    else:
+        chosen = [(refs[pk], "top") for pk in present[:CHART_EACH_END]] + [
+            (refs[pk], "bottom") for pk in present[-CHART_EACH_END:]
+        ]
+    return ChartPicks(
+        column=column,
+        chosen=chosen,
+        values=[values.get(ref.pk) for ref, _group in chosen],
+        median=_median([values[pk] for pk in present]),
+        counted=len(present),
+        total=len(by_name),
+    )
+
+
+def _median(ordered: Sequence[Number | None]) -> Decimal | None:
+    """The median of values sorted either way (percentile's, without converting each one
+    to a float), to 0.1."""
+    if not ordered:
+        return None
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        found = Decimal(str(ordered[middle]))
+    else:
+        low, high = Decimal(str(ordered[middle - 1])), Decimal(str(ordered[middle]))
+        found = (low + high) / 2
+    return quantise(found)
+
+
+def charts_picked(
+    refs: Sequence[CsmRef], values: Callable[[str], Mapping[int, Any]]
+) -> list[ChartPicks]:
+    """chart_picks of every charted column; `values(key)` gives a column's value per CSM."""
+    by_name = sorted(refs, key=lambda ref: ref.name.lower())
+    return [chart_picks(column, by_name, values(column.key)) for column in CHART_COLUMNS]
+
+
+def with_previous(
+    picks: ChartPicks, previous: Callable[[int, str], Number | None] | None
+) -> ChartPicks:
+    """The picks with their compared period's values, for a metric that is compared."""
+    if previous is None or not picks.column.compared:
+        return picks
+    return replace(
+        picks, previous=[previous(ref.pk, picks.column.key) for ref, _group in picks.chosen]
+    )
+
+
+@dataclass(frozen=True)
+class MetricChart:
+    """One metric across CSMs as plain series, bar by bar, for charts_team."""
+
+    column: Column
+    names: list[str]
+    values: list[Number | None]
+    groups: list[str]
+    previous: list[Number | None] | None
+    targets: list[Decimal | None] | None
+    median: Decimal | None
+    counted: int
+    total: int
+
+    @property
+    def has_data(self) -> bool:
+        return any(v is not None for v in self.values) or any(
+            v is not None for v in self.previous or ()
         )
-        rows = _rows(csms, found, period=period, compare=None, today=today, targets=())
-        values = {row.user.pk: row.cells[key].value for row in rows}
-    ordered = rows_sorted((_Ordering(ref, values.get(ref.pk)) for ref in csms), sort)
-    return [row.ref for row in ordered]
+
+    @property
+    def split(self) -> bool:
+        return "top" in self.groups
+
+    @property
+    def caption(self) -> str:
+        order = "best first" if self.column.metric else "highest first"
+        if not self.column.higher_is_better:
+            order = "lowest (best) first"
+        if self.split:
+            text = (
+                f"Top {CHART_EACH_END} and bottom {CHART_EACH_END} of the {self.counted} CSMs "
+                f"with a value, {order}"
+            )
+        else:
+            text = f"All {self.total} CSMs, {order}"
+            if self.counted < self.total:
+                text += f" ({self.total - self.counted} without a value)"
+        if self.median is not None:
+            text += (
+                f"; the dashed line is their median, {format_number(self.median, self.column.unit)}"
+            )
+        return text + "."
+
+
+def metric_chart(
+    picks: ChartPicks, *, period: ReportPeriod, targets: Sequence[Target]
+) -> MetricChart:
+    """The picks as series, with the target that applies to each CSM shown."""
+    column = picks.column
+    refs = [ref for ref, _group in picks.chosen]
+    checks = [
+        _target_check(targets, column, ref.pk, ref.team_id, period=period, value=value)
+        for ref, value in zip(refs, picks.values, strict=True)
+    ]
+    return MetricChart(
+        column=column,
+        names=[ref.name for ref in refs],
+        values=picks.values,
+        groups=[group for _ref, group in picks.chosen],
+        previous=picks.previous,
+        targets=[check.target.value if check else None for check in checks]
+        if column.metric
+        else None,
+        median=picks.median,
+        counted=picks.counted,
+        total=picks.total,
+    )
+
+
+# --- The page ------------------------------------------------------------------------------
+
+# How long a ranking stays cached: its key names the rollup run, so this only bounds memory.
+RANKING_TTL_SECONDS = 60 * 60
+
+
+@dataclass(frozen=True)
+class _Ranking:
+    """Every CSM of a scope ranked on one period from the rollup: the page order for one
+    sort, and each metric's chart picks. The same for everyone who may see that scope until
+    the next run, so it is cached under the run (when the rollup held every CSM)."""
+
+    ordered: list[int]
+    charts: list[ChartPicks]
+    counted_live: bool
+
+
+def _ranking(
+    refs: Sequence[CsmRef],
+    *,
+    viewer: User,
+    views: Sequence[str],
+    team_id: int | None,
+    period: ReportPeriod,
+    compare: ReportPeriod | None,
+    sort: str,
+    today: dt.date,
+    computed_at: dt.datetime,
+) -> _Ranking:
+    digest = hashlib.blake2b(repr(refs).encode(), digest_size=16).hexdigest()
+    key = (
+        f"reports:team-ranking:{','.join(views)}:{team_id}:{period.key}:"
+        f"{compare.key if compare else ''}:{sort}:{computed_at.isoformat()}:{digest}"
+    )
+    cached: _Ranking | None = cache.get(key)
+    if cached is not None:
+        return cached
+    periods = [period] if compare is None else [period, compare]
+    stored = values_stored(views, periods, team_id=team_id, wanted={ref.pk for ref in refs})
+    current = stored[period.start]
+    counted: dict[int, Figures] = {}
+    missing = [ref for ref in refs if ref.pk not in current]
+    if missing:
+        # CSMs new since the run: counted now, and the ranking not kept.
+        counted = figures_counted(missing, viewer=viewer, periods={"cur": period}, today=today)[
+            "cur"
+        ]
+
+    def column(key: str) -> dict[int, Any]:
+        index = ROLLUP_VALUES.index(key)
+        values = {pk: row[index] for pk, row in current.items()}
+        values.update((pk, figures[key][0]) for pk, figures in counted.items())
+        return values
+
+    sort_key = sort.lstrip("-")
+    ordered = refs_sorted(refs, column(sort_key) if sort_key in COLUMN_BY_KEY else {}, sort)
+    charts = charts_picked(refs, column)
+    previous_of: Callable[[int, str], Any] | None = None
+    if compare is not None:
+        before = stored[compare.start]
+        wanted = {ref.pk: ref for chart in charts for ref, _group in chart.chosen}
+        absent = [ref for pk, ref in wanted.items() if pk not in before]
+        counted_before = (
+            figures_counted(absent, viewer=viewer, periods={"prev": compare}, today=today)["prev"]
+            if absent
+            else {}
+        )
+        missing += absent
+
+        def previous_of(pk: int, key: str) -> Any:
+            row = before.get(pk)
+            if row is not None:
+                return row[ROLLUP_VALUES.index(key)]
+            return _value_of(counted_before, pk, key)
+
+    ranking = _Ranking(
+        ordered=[ref.pk for ref in ordered],
+        charts=[with_previous(chart, previous_of) for chart in charts],
+        counted_live=bool(missing),
+    )
+    if not ranking.counted_live:
+        cache.set(key, ranking, RANKING_TTL_SECONDS)
+    return ranking
 
 
 def team_performance(
@@ -813,15 +1330,104 @@ def team_performance(
     page: str | int | None = None,
     per_page: int | None = None,
 ) -> TeamPerformance:
-    """One page of CSM rows, sorted across every CSM the viewer may review. Only the sort
-    column is read for all of them; every other figure is read for the page's CSMs alone, so
-    the work grows with the page, not with the team."""
+    """One page of CSM rows sorted across every CSM the viewer may review, and a chart per
+    metric across all of them, from the nightly rollup: a fixed handful of queries, none
+    over accounts. CSMs the rollup does not hold yet (new since the night) are counted live.
+
+    When the rollup does not hold the period at all (it has not run since the month began,
+    or the viewer's numbers are not in it), everything is counted live as the rollup would:
+    the sort column for every CSM, the rest for the page's CSMs, whose charts then cover
+    this page alone."""
     refs = csm_refs(team_csms(viewer=viewer, team=team))
     targets = targets_for_team_page(period=period)
+    views = rollup_views(viewer) if refs else None
+    computed_at = rollup_computed_at(period) if views else None
+    if not views or computed_at is None:
+        return _performance_counted(
+            refs,
+            viewer=viewer,
+            period=period,
+            compare=compare,
+            today=today,
+            sort=sort,
+            page=page,
+            per_page=per_page,
+            targets=targets,
+        )
+    # The CSMs team_csms lists: the viewer's team for a CSM, else the team picked, if any.
+    team_id = viewer.team_id if viewer.is_csm else (team.pk if team is not None else None)
+    ranking = _ranking(
+        refs,
+        viewer=viewer,
+        views=views,
+        team_id=team_id,
+        period=period,
+        compare=compare,
+        sort=sort,
+        today=today,
+        computed_at=computed_at,
+    )
+    by_pk = {ref.pk: ref for ref in refs}
+    page_obj = Paginator(
+        [by_pk[pk] for pk in ranking.ordered], per_page or TEAM_PAGE_SIZE
+    ).get_page(page)
+    shown = list(page_obj)
+    periods = [period] if compare is None else [period, compare]
+    stored = figures_stored(views, periods, [ref.pk for ref in shown])
+    current = stored[period.start]
+    previous = stored[compare.start] if compare is not None else None
+    counted_live = ranking.counted_live
+    for key, held, wanted in (("cur", current, period), ("prev", previous, compare)):
+        if held is None or wanted is None:
+            continue
+        missing = [ref for ref in shown if ref.pk not in held]
+        if missing:
+            counted_live = True
+            held.update(
+                figures_counted(missing, viewer=viewer, periods={key: wanted}, today=today)[key]
+            )
+    users = User.objects.select_related("team").in_bulk([ref.pk for ref in shown])
+    rows = [
+        csm_row(
+            users[ref.pk],
+            current[ref.pk],
+            previous.get(ref.pk) if previous is not None else None,
+            period=period,
+            targets=targets,
+        )
+        for ref in shown
+        if ref.pk in users
+    ]
+    return TeamPerformance(
+        period=period,
+        compare=compare,
+        rows=rows,
+        targets=targets,
+        page_obj=page_obj,
+        charts=[metric_chart(chart, period=period, targets=targets) for chart in ranking.charts],
+        computed_at=computed_at,
+        counted_live=counted_live,
+    )
+
+
+def _performance_counted(
+    refs: Sequence[CsmRef],
+    *,
+    viewer: User,
+    period: ReportPeriod,
+    compare: ReportPeriod | None,
+    today: dt.date,
+    sort: str,
+    page: str | int | None,
+    per_page: int | None,
+    targets: list[Target],
+) -> TeamPerformance:
+    """The page counted live: the sort column for every CSM, everything else for the
+    page's CSMs alone, so the work grows with the page, not with the team."""
     ordered = csms_sorted(refs, viewer=viewer, period=period, today=today, sort=sort)
     page_obj = Paginator(ordered, per_page or TEAM_PAGE_SIZE).get_page(page)
     users = User.objects.select_related("team").in_bulk([ref.pk for ref in page_obj])
-    shown = [users[ref.pk] for ref in page_obj if ref.pk in users]
+    shown = [ref for ref in page_obj if ref.pk in users]
     if not shown:
         return TeamPerformance(
             period=period, compare=compare, rows=[], targets=targets, page_obj=page_obj
@@ -829,22 +1435,51 @@ def team_performance(
     periods: dict[str, ReportPeriod] = {"cur": period}
     if compare is not None:
         periods["prev"] = compare
-    found = _sources(
-        ALL_SOURCES, viewer=viewer, ids=[user.pk for user in shown], periods=periods, today=today
+    counted = figures_counted(shown, viewer=viewer, periods=periods, today=today)
+    current, previous = counted["cur"], counted.get("prev")
+    rows = [
+        csm_row(
+            users[ref.pk],
+            current[ref.pk],
+            previous[ref.pk] if previous is not None else None,
+            period=period,
+            targets=targets,
+        )
+        for ref in shown
+    ]
+
+    def previous_of(pk: int, key: str) -> Any:
+        return _value_of(previous or {}, pk, key)
+
+    picks = charts_picked(
+        shown, lambda key: {pk: figures[key][0] for pk, figures in current.items()}
     )
-    rows = _rows(shown, found, period=period, compare=compare, today=today, targets=targets)
     return TeamPerformance(
-        period=period, compare=compare, rows=rows, targets=targets, page_obj=page_obj
+        period=period,
+        compare=compare,
+        rows=rows,
+        targets=targets,
+        page_obj=page_obj,
+        charts=[
+            metric_chart(
+                with_previous(chart, previous_of if previous is not None else None),
+                period=period,
+                targets=targets,
+            )
+            for chart in picks
+        ],
+        counted_live=True,
+        charts_cover_page=True,
     )
 
 
-def _per_week(count: int, weeks: Decimal) -> Decimal | None:
+def per_week(count: int, weeks: Decimal) -> Decimal | None:
     if not weeks:
         return None
     return quantise(Decimal(count) / weeks)
 
 
-def _days(median: float | None) -> Decimal | None:
+def days_of(median: float | None) -> Decimal | None:
     if median is None:
         return None
     return quantise(Decimal(str(median)))

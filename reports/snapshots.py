@@ -20,7 +20,8 @@ from the accounts' *current* attributes), one MetricSnapshot row per metric:
 The current month's rows also hold today's work-list figures, so the dashboard never
 aggregates live accounts: `renewals_<30|60|90>_accounts` / `_arr` (live accounts renewing
 within the window). The health rollups (band trend and movers per scope, in
-reports.health_rollups) are rebuilt in the same transaction.
+reports.health_rollups) and the team performance rollup per CSM and period
+(reports.team_rollups) are rebuilt in the same transaction.
 
 `value` is None when a metric has no data (no answers, no scores), never 0; counts of
 things (interactions, overdue tasks) are a real 0. `count` is what the value came from.
@@ -767,6 +768,12 @@ def metric_snapshots_recompute(
     # answer counts, from the same plan.
     health_rollups_recompute(today=today, plan=plan, facts=facts)
     feedback_rollups_recompute(today=today, plan=plan)
+    # Team performance per CSM and period, after the avg_health and quarter rows it reads.
+    # Imported here: the rollup works through reports.selectors_team, which imports this
+    # module.
+    from reports.team_rollups import team_rollups_recompute
+
+    team_rollups_recompute(today=today)
     step(1)
     return len(rows.rows)
 

@@ -371,13 +371,17 @@ def test_each_metric_has_a_chart_across_csms_with_its_target_line(
         "overdue",
         "ttv",
     }
-    bars, target = charts["nrr"]["data"]
+    bars, median, target = charts["nrr"]["data"]
     assert bars["x"] == ["Ana Silva", "Bo Chen"]
     assert bars["y"] == [110.0, 90.0]
+    # The median of 110 and 90, drawn across.
+    assert median["y"] == [100.0, 100.0]
+    assert median["name"] == "Median of 2 CSMs"
     assert target["y"] == [100.0, 100.0]
-    # No NPS target: no target line.
-    assert len(charts["nps"]["data"]) == 1
+    # No NPS target: no target line. The median of 50 and -100 is -25.
+    assert [trace["name"] for trace in charts["nps"]["data"]] == ["Jun 2026", "Median of 2 CSMs"]
     assert charts["nps"]["data"][0]["y"] == [50.0, -100.0]
+    assert charts["nps"]["data"][1]["y"] == [-25.0, -25.0]
     html = response.content.decode()
     assert 'id="team-chart-nrr"' in html
     assert "vendor/plotly/plotly.min.js" in html
