@@ -14,6 +14,7 @@ from typing import Any, cast
 from django import forms
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
+from accounts.filters import PlainSelect
 from accounts.models import Account, User
 
 # The empty choice when someone who sees every team has not picked one.
@@ -79,7 +80,12 @@ def csm_field_scope(
     rows = listed.order_by("first_name", "last_name", "username").values_list(
         "pk", "first_name", "last_name", "username"
     )
-    field.widget.choices = [("", empty), *((pk, _label(*names)) for pk, *names in rows)]
+    # Values stay ids, as a model choice field's are; the widget prints them as text.
+    choices: list[tuple[Any, str]] = [("", str(empty)), *((pk, _label(*n)) for pk, *n in rows)]
+    # Hundreds of options: joined as strings, not rendered through a template each.
+    plain = PlainSelect(attrs=field.widget.attrs, choices=choices)
+    plain.is_required = field.widget.is_required
+    field.widget = plain
 
 
 def _label(first_name: str, last_name: str, username: str) -> str:

@@ -237,6 +237,25 @@ def test_a_csm_outside_the_viewers_book_is_refused(book, viewer, chosen):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("chosen", [None, "eve", "dee"])
+def test_the_dropdown_prints_what_djangos_select_prints(book, chosen):
+    data = {"csm": book[chosen].pk} if chosen else {}
+    ours = ScopeForm(data, user=book["ann"])
+    django = ScopeForm(data, user=book["ann"])
+    django.fields["csm"].widget = forms.Select(choices=ours.fields["csm"].widget.choices)
+    ours.is_valid()
+    django.is_valid()
+
+    html = str(ours["csm"])
+
+    # Dee is refused and not listed, so nothing is selected and the field says why.
+    assert ('aria-invalid="true"' in html) is (chosen == "dee")
+    assert html.count(" selected>") == (0 if chosen == "dee" else 1)
+    # Django's template puts a blank line between options; nothing else differs.
+    assert html == str(django["csm"]).replace("\n\n", "\n")
+
+
+@pytest.mark.django_db
 def test_the_field_asks_the_same_questions_for_a_few_people_or_many(
     book, django_assert_max_num_queries
 ):
