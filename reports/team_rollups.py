@@ -40,9 +40,9 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from accounts.models import Account, Interaction, Task
+from cs_platform.bulk_rows import rows_write
 from feedback.metrics import ScoreCounts, feedback_time_zone, local_midnight
 from feedback.models import SurveyAnswer
-from reports.demo.writing import rows_write
 from reports.models import CsmPeriodRollup
 from reports.selectors_team import (
     ROLLUP_FIELDS,

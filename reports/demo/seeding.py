@@ -33,6 +33,7 @@ from accounts.models import (
     User,
 )
 from accounts.services.rollups import account_rollups_refresh
+from cs_platform.bulk_rows import rows_write
 from feedback.models import Survey, SurveyAnswer
 from reports.demo import vocabulary as words
 from reports.demo.activity import (
@@ -50,7 +51,6 @@ from reports.demo.writing import (
     indexes_and_foreign_keys_drop,
     indexes_and_foreign_keys_restore,
     next_id,
-    rows_write,
     sequences_reset,
     tables_truncate,
 )
