@@ -77,7 +77,7 @@ def cached_options(name: str, queryset: QuerySet, *, viewer: User) -> str:
     return html
 
 
-def _select_html(
+def select_html(
     *,
     name: str,
     field_id: str,
@@ -194,7 +194,7 @@ class DashboardScopeForm(forms.Form):
         if name == "period":
             selected = self._selected(name) or DashPeriod.month_of(self.today).value
             groups = cast(Any, cast(forms.ChoiceField, self.fields["period"]).choices)
-            return _select_html(
+            return select_html(
                 name=name,
                 field_id=field_id,
                 options="".join(
@@ -207,7 +207,7 @@ class DashboardScopeForm(forms.Form):
             )
         field = cast(forms.ModelChoiceField, self.fields[name])
         options = cached_options(name, cast(QuerySet, field.queryset), viewer=self.user)
-        return _select_html(
+        return select_html(
             name=name,
             field_id=field_id,
             options=options,
@@ -244,7 +244,7 @@ class BookPickerForm(forms.Form):
 
     def select(self, selected: str) -> SafeString:
         queryset = cast(QuerySet, cast(forms.ModelChoiceField, self.fields["csm"]).queryset)
-        return _select_html(
+        return select_html(
             name="csm",
             field_id="id_csm",
             options=cached_options("csm", queryset, viewer=self.user),

@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.utils.safestring import SafeString
 
 from accounts.models import Segment, Team, User
-from reports.forms import _select_html, cached_options, options_html
+from reports.forms import cached_options, options_html, select_html
 from reports.models import Initiative, Metric, Scope, Target
 from reports.selectors_team import (
     DEFAULT_SORT,
@@ -113,7 +113,7 @@ class TeamPerformanceForm(forms.Form):
         field = self.fields[name]
         empty_label = getattr(field, "empty_label", None)
         selected = str(self.data.get(name) or "") if self.is_bound else ""
-        return _select_html(
+        return select_html(
             name=name,
             field_id=f"id_{name}",
             options=options,
