@@ -64,6 +64,18 @@ def _distinct(names: Sequence[str]) -> list[str]:
     return out
 
 
+def _series(
+    *, name: str, x: list[str], y: list[float | None], colour: str, dots: bool, hollow: bool = False
+) -> dict[str, Any]:
+    """One CSM series: bars, or dots where bars from zero would flatten the differences."""
+    if not dots:
+        return {"type": "bar", "name": name, "x": x, "y": y, "marker": {"color": colour}}
+    marker: dict[str, Any] = {"color": colour, "size": 11}
+    if hollow:
+        marker.update(color="rgba(0,0,0,0)", line={"color": colour, "width": 2})
+    return {"type": "scatter", "mode": "markers", "name": name, "x": x, "y": y, "marker": marker}
+
+
 def team_metric_figure(
     *,
     names: Sequence[str],
@@ -83,25 +95,33 @@ def team_metric_figure(
     across the chart. A CSM with no value gets no bar, not a zero one.
 
     `groups` marks each bar "top" or "bottom" when the CSMs are the two ends of a longer
-    list: each end gets its own colour and legend entry ("Top 10", "Bottom 10")."""
+    list: each end gets its own colour and legend entry ("Top 10", "Bottom 10").
+
+    Percentages (NRR, GRR, renewal rate, CSAT) sit close together far from zero, where bars
+    would all look the same height: they are drawn as dots on an axis fitted to the values,
+    the compared period as rings."""
     if len(values) != len(names):
         raise ValueError(f"{len(values)} values for {len(names)} CSMs")
     groups = list(groups) if groups is not None else ["all"] * len(names)
     if len(groups) != len(names):
         raise ValueError(f"{len(groups)} groups for {len(names)} CSMs")
     x = [escape(name) for name in _distinct(names)]
+    dots = unit == "%"
     value_format = _value_format(unit)
     traces: list[dict[str, Any]] = []
     if previous is not None:
         if len(previous) != len(names):
             raise ValueError(f"{len(previous)} previous values for {len(names)} CSMs")
         traces.append(
-            {
-                "type": "bar",
-                "name": escape(previous_label or "Compared period"),
-                "x": x,
-                "y": [_number(v) for v in previous],
-                "marker": {"color": PREVIOUS_COLOUR},
+            _series(
+                name=escape(previous_label or "Compared period"),
+                x=x,
+                y=[_number(v) for v in previous],
+                colour=PREVIOUS_COLOUR,
+                dots=dots,
+                hollow=True,
+            )
+            | {
                 "offsetgroup": "previous",
                 "hovertemplate": f"%{{x}}: {value_format}<extra>{escape(previous_label)}</extra>",
             }
@@ -113,24 +133,22 @@ def team_metric_figure(
             picked = [i for i, g in enumerate(groups) if g == group]
             name = f"{word} {len(picked)}, {label}"
             traces.append(
-                {
-                    "type": "bar",
-                    "name": name,
-                    "x": [x[i] for i in picked],
-                    "y": [_number(values[i]) for i in picked],
-                    "marker": {"color": colour},
+                _series(
+                    name=name,
+                    x=[x[i] for i in picked],
+                    y=[_number(values[i]) for i in picked],
+                    colour=colour,
+                    dots=dots,
+                )
+                | {
                     "offsetgroup": "current",
                     "hovertemplate": f"%{{x}}: {value_format}<extra>{name}</extra>",
                 }
             )
     else:
         traces.append(
-            {
-                "type": "bar",
-                "name": label,
-                "x": x,
-                "y": [_number(v) for v in values],
-                "marker": {"color": BAR_COLOUR},
+            _series(name=label, x=x, y=[_number(v) for v in values], colour=BAR_COLOUR, dots=dots)
+            | {
                 "offsetgroup": "current",
                 "hovertemplate": f"%{{x}}: {value_format}<extra>{label}</extra>",
             }
@@ -169,7 +187,8 @@ def team_metric_figure(
                 "hovertemplate": f"%{{x}} target: {value_format}<extra></extra>",
             }
         )
-    yaxis: dict[str, Any] = {"rangemode": "tozero", "zeroline": True}
+    # Bars start at zero to be read by their length; dots are read by their position.
+    yaxis: dict[str, Any] = {} if dots else {"rangemode": "tozero", "zeroline": True}
     if unit == "$":
         yaxis.update(tickprefix="$", tickformat="~s")
     elif unit == "%":

@@ -406,6 +406,22 @@ def test_the_chart_draws_the_compared_period_beside_and_escapes_names():
     assert figure["layout"]["barmode"] == "group"
 
 
+def test_percentages_are_dots_on_a_fitted_axis_and_amounts_bars_from_zero():
+    kwargs = {"names": ["Ana", "Bo"], "previous": [Decimal("97"), Decimal("99")]}
+
+    nrr = team_metric_figure(values=[Decimal("101.5"), Decimal("96.0")], unit="%", **kwargs)
+    arr = team_metric_figure(values=[Decimal("1200"), Decimal("900")], unit="$", **kwargs)
+
+    previous, current = nrr["data"]
+    assert (current["type"], current["mode"]) == ("scatter", "markers")
+    assert current["y"] == [101.5, 96.0]
+    # The compared period as rings: no fill, its colour on the outline.
+    assert previous["marker"]["color"] == "rgba(0,0,0,0)"
+    assert "rangemode" not in nrr["layout"]["yaxis"]
+    assert [trace["type"] for trace in arr["data"]] == ["bar", "bar"]
+    assert arr["layout"]["yaxis"]["rangemode"] == "tozero"
+
+
 def test_the_team_filter_narrows_the_rows(
     client_for, manager, owner, teammate, outsider, portfolio
 ):
@@ -556,11 +572,13 @@ def test_in_a_browser_the_team_page_draws_every_chart(live_server, page, tmp_pat
     page.wait_for_url(url)
     page.wait_for_selector("#team-chart-nrr .main-svg")
 
-    # Then every chart with data drew, with its bars and the target line on NRR
+    # Then every chart with data drew: book ARR as bars; NRR, a percentage, as one dot per
+    # CSM with the target line across each
     drawn = page.locator("[data-chart] .main-svg").count()
     assert drawn >= 10
-    assert page.locator("#team-chart-nrr .bars .point").count() == 2
-    assert page.locator("#team-chart-nrr .scatterlayer .point").count() == 2
+    assert page.locator("#team-chart-arr .bars .point").count() == 2
+    assert page.locator("#team-chart-nrr .bars .point").count() == 0
+    assert page.locator("#team-chart-nrr .scatterlayer .point").count() == 4
     assert page.locator("tr[data-csm] [data-target-status=off_track]").count() == 1
     # Kept for a person to look at: SCREENSHOTS_DIR, else the test's temporary directory.
     shots = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path)
