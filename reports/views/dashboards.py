@@ -22,7 +22,7 @@ from accounts.http import AuthenticatedRequest
 from accounts.models import User
 from accounts.selectors.access import accounts_visible_to, local_today
 from health.retention import month_floor
-from journeys.selectors import current_journeys, milestones_overdue, stages_ordered
+from journeys.selectors import current_journeys, milestones_overdue
 from reports.charts import (
     arr_bridge_figure,
     band_history_figure,
@@ -42,6 +42,7 @@ from reports.selectors_dashboards import (
     health_drops,
     kpi_board,
     latest_scored_day,
+    milestone_lines,
     overdue_tasks_for,
     period_figures,
     renewal_windows_snapshot,
@@ -241,6 +242,7 @@ def _my_book_page(
         scope=DashScope.of_csm(book_owner), first=months[0], last=months[-1], retention=False
     )
     series = trends(table, months)
+    milestones = milestones_overdue(book, current=current_journeys(book), today=today)
     context.update(
         latest=latest,
         then=then,
@@ -249,9 +251,8 @@ def _my_book_page(
         rows=book_lines(cast(list[dict[str, Any]], list(page.object_list)), today=today),
         renewals=renewals_upcoming(book, today=today, windows=summary.renewal_windows, limit=50),
         overdue=overdue_tasks_for(owner=book_owner, visible=visible, today=today),
-        milestones=milestones_overdue(
-            book, stages=stages_ordered(), current=current_journeys(book), today=today
-        ),
+        milestones=milestones,
+        milestone_lines=milestone_lines(milestones),
         follow_ups=detractors_awaiting(book, today=today),
         snapshots=table,
         trends=series,
