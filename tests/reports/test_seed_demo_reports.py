@@ -36,7 +36,7 @@ def test_the_last_closed_months_are_published_as_monthly_job_runs_without_email(
     assert set(reports) == {last, before}
     for report in reports.values():
         assert report.version == 1
-        assert report.pdf.startswith(b"%PDF")
+        assert bytes(report.pdf).startswith(b"%PDF")
         assert report.data["summary"]
     assert set(
         JobRun.objects.filter(job="monthly_report", status="succeeded").values_list(
@@ -50,7 +50,7 @@ def test_the_last_closed_months_are_published_as_monthly_job_runs_without_email(
     assert client.get("/").url == f"/reports/{last:%Y-%m}/"
     pdf = client.get(f"/reports/{last:%Y-%m}.pdf")
     assert pdf.status_code == 200
-    assert pdf.content == reports[last].pdf
+    assert pdf.content == bytes(reports[last].pdf)
 
 
 def test_months_before_the_demo_window_get_no_report(no_chromium):
