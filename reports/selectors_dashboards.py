@@ -763,8 +763,13 @@ def money(value: Decimal | int | None) -> str:
     return "—" if value is None else f"${value:,.0f}"
 
 
+# The template's date:"M" in English; strftime's %b costs more and follows the C locale.
+_MONTH_ABBR = ("", *"Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())
+
+
 def day_label(day: dt.date | None) -> str:
-    return "—" if day is None else f"{day.day} {day:%b %Y}"
+    """ "3 Nov 2026", as date:"j M Y"; "—" for no day."""
+    return "—" if day is None else f"{day.day} {_MONTH_ABBR[day.month]} {day.year}"
 
 
 def _url_maker(name: str) -> Any:
@@ -1282,17 +1287,15 @@ def detractors_awaiting(book: AccountQuerySet, *, today: dt.date, limit: int = 2
     awaiting = FollowUp.objects.filter(
         status=FollowUp.Status.OPEN, answer__account__in=book.order_by().values("pk")
     )
-    listed = list(
-        awaiting.select_related("answer__account")
-        .only(
-            "created_at",
-            "answer__kind",
-            "answer__score",
-            "answer__comment",
-            "answer__account__name",
-        )
-        .order_by("created_at", "pk")[:limit]
-    )
+    listed = awaiting.order_by("created_at", "pk").values_list(
+        "pk",
+        "created_at",
+        "answer__account_id",
+        "answer__account__name",
+        "answer__kind",
+        "answer__score",
+        "answer__comment",
+    )[:limit]
     url = _url_maker("accounts:account_detail")
     kinds: dict[str, str] = {
         Survey.Kind.NPS: "NPS",
@@ -1301,15 +1304,14 @@ def detractors_awaiting(book: AccountQuerySet, *, today: dt.date, limit: int = 2
     }
     rows = [
         DetractorLine(
-            pk=str(follow_up.pk),
-            account_url=url(follow_up.answer.account_id),
-            account_name=follow_up.answer.account.name,
-            answer=f"{kinds.get(follow_up.answer.kind, follow_up.answer.kind)} "
-            f"{follow_up.answer.score}",
-            comment=follow_up.answer.comment,
-            waiting=f"{(today - timezone.localdate(follow_up.created_at)).days} d",
+            pk=str(pk),
+            account_url=url(account_id),
+            account_name=account_name,
+            answer=f"{kinds.get(kind, kind)} {score}",
+            comment=comment,
+            waiting=f"{(today - timezone.localdate(created_at)).days} d",
         )
-        for follow_up in listed
+        for pk, created_at, account_id, account_name, kind, score, comment in listed
     ]
     total = len(rows) if len(rows) < limit else awaiting.order_by().count()
     return Detractors(rows=rows, total=total)

@@ -25,6 +25,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Account, Task
+from feedback.models import FollowUp, Survey
 from journeys import selectors as journey_selectors
 from journeys.models import Milestone, Stage
 from journeys.selectors import current_journeys, milestones_overdue, stages_ordered
@@ -32,10 +33,11 @@ from journeys.services import journey_start, milestone_complete
 from reports.selectors_dashboards import (
     book_summary,
     day_label,
+    detractors_awaiting,
     milestone_lines,
     overdue_tasks_for,
 )
-from tests.factories import AccountFactory, TaskFactory
+from tests.factories import AccountFactory, SurveyAnswerFactory, SurveyFactory, TaskFactory
 
 TODAY = dt.date(2026, 3, 15)
 MY_BOOK = "/my-book/"
@@ -424,6 +426,61 @@ def test_the_milestone_table_prints_the_lines(client_for, owner, journeys_book):
         '        <td class="num">44</td>\n'
         "      </tr>"
     ) in html
+
+
+# --- Detractors --------------------------------------------------------------------------
+
+
+def _waiting_since(answer, day: dt.date, **fields) -> FollowUp:
+    follow_up = FollowUp.objects.create(answer=answer, **fields)
+    moment = timezone.make_aware(dt.datetime(day.year, day.month, day.day, 9))
+    FollowUp.objects.filter(pk=follow_up.pk).update(created_at=moment)
+    return follow_up
+
+
+@pytest.mark.django_db
+def test_detractor_lines_name_the_answer_and_the_wait(client_for, owner, teammate):
+    nps = SurveyFactory(kind=Survey.Kind.NPS)
+    csat = SurveyFactory(kind=Survey.Kind.CSAT)
+    acme = AccountFactory(name="Acme <Labs>", owner=owner)
+    comment = "Too slow " + "x" * 100
+    oldest = _waiting_since(
+        SurveyAnswerFactory(survey=nps, account=acme, score=2, comment=comment),
+        dt.date(2026, 3, 1),
+    )
+    newer = _waiting_since(
+        SurveyAnswerFactory(survey=csat, account=acme, score=1, comment=""), dt.date(2026, 3, 12)
+    )
+    # Contacted already, and another CSM's account: neither is listed.
+    _waiting_since(
+        SurveyAnswerFactory(survey=nps, account=acme, score=0),
+        dt.date(2026, 2, 1),
+        status=FollowUp.Status.CONTACTED,
+        contacted_at=timezone.now(),
+    )
+    _waiting_since(
+        SurveyAnswerFactory(survey=nps, account=AccountFactory(owner=teammate), score=0),
+        dt.date(2026, 2, 1),
+    )
+
+    queue = detractors_awaiting(_book(owner), today=TODAY)
+    html = client_for(owner).get(MY_BOOK).content.decode()
+
+    assert [
+        (line.pk, line.account_url, line.account_name, line.answer, line.waiting)
+        for line in queue.rows
+    ] == [
+        (str(oldest.pk), f"/accounts/{acme.pk}/", "Acme <Labs>", "NPS 2", "14 d"),
+        (str(newer.pk), f"/accounts/{acme.pk}/", "Acme <Labs>", "CSAT 1", "3 d"),
+    ]
+    assert queue.total == 2
+    # The comment is cut to 90 characters by the template; no comment shows a dash.
+    assert (
+        f'<tr data-follow-up="{oldest.pk}"><td><a href="/accounts/{acme.pk}/">Acme &lt;Labs&gt;'
+        f"</a></td><td>NPS 2</td><td>Too slow {'x' * 80}…</td>"
+        '<td class="num">14 d</td></tr>'
+    ) in html
+    assert '<td>CSAT 1</td><td>—</td><td class="num">3 d</td></tr>' in html
 
 
 # --- Query budget ------------------------------------------------------------------------
