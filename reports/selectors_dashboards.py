@@ -42,6 +42,7 @@ from django.db.models import (
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.text import Truncator
 
 from accounts.models import Account, AccountQuerySet, Segment, Task, Team, User
 from accounts.selectors.segments import segment_filter
@@ -1259,13 +1260,22 @@ def milestone_lines(overdue: OverdueMilestones) -> list[MilestoneLine]:
     ]
 
 
+# The longest comment the book's follow-up table shows, ellipsis included.
+COMMENT_CHARS = 90
+
+
+def comment_cell(comment: str) -> str:
+    """A comment as the follow-up table shows it: cut as truncatechars cuts, "—" for none."""
+    return Truncator(comment).chars(COMMENT_CHARS) or "—"
+
+
 @dataclass(frozen=True, slots=True)
 class DetractorLine:
     pk: str
     account_url: str
     account_name: str
     answer: str  # "NPS 3"
-    comment: str
+    comment: str  # comment_cell
     waiting: str  # "4 d"
 
 
@@ -1308,7 +1318,7 @@ def detractors_awaiting(book: AccountQuerySet, *, today: dt.date, limit: int = 2
             account_url=url(account_id),
             account_name=account_name,
             answer=f"{kinds.get(kind, kind)} {score}",
-            comment=comment,
+            comment=comment_cell(comment),
             waiting=f"{(today - timezone.localdate(created_at)).days} d",
         )
         for pk, created_at, account_id, account_name, kind, score, comment in listed

@@ -32,6 +32,7 @@ from journeys.selectors import current_journeys, milestones_overdue, stages_orde
 from journeys.services import journey_start, milestone_complete
 from reports.selectors_dashboards import (
     book_summary,
+    comment_cell,
     day_label,
     detractors_awaiting,
     milestone_lines,
@@ -481,6 +482,17 @@ def test_detractor_lines_name_the_answer_and_the_wait(client_for, owner, teammat
         '<td class="num">14 d</td></tr>'
     ) in html
     assert '<td>CSAT 1</td><td>—</td><td class="num">3 d</td></tr>' in html
+
+
+@pytest.mark.parametrize(
+    "comment",
+    ["", "Short & <sharp>", "a" * 89, "b" * 90, "c" * 91, "Slow " * 30, "é" * 95],
+    ids=["none", "markup", "89", "90", "91", "words", "accents"],
+)
+def test_a_comment_is_cut_as_the_truncatechars_filter_cuts_it(comment):
+    before = Template('{{ c|truncatechars:90|default:"—" }}').render(Context({"c": comment}))
+
+    assert Template("{{ c }}").render(Context({"c": comment_cell(comment)})) == before
 
 
 # --- Query budget ------------------------------------------------------------------------
