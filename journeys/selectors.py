@@ -320,6 +320,8 @@ def current_journeys(accounts: AccountQuerySet) -> list[CurrentJourney]:
     """
     rows = (
         accounts.live()
+        # Has a journey, said with a column of the index: journey__isnull tests the journey's
+        # id, which would send every probe on to the table.
         .filter(journey__stage__isnull=False)
         .order_by()
         .values_list(
@@ -555,8 +557,8 @@ def milestones_overdue(
     stage names are read with the milestones.
 
     Only the current stage's milestones have a status: the clock of a milestone starts when
-    the account enters its stage. Only milestones past their target are checked for a
-    completion, so a book reads a few dozen completions, not every one of its accounts'.
+    the account enters its stage. Completions are read only for the accounts and milestones
+    with something past its target: on track needs no completion to say so.
     """
     by_stage: dict[int, list[Milestone]] = defaultdict(list)
     milestones = Milestone.objects.order_by("order", "pk")
