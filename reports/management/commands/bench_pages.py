@@ -1,8 +1,8 @@
-"""`manage.py bench_pages`: p50 / p95 of every dashboard page under gunicorn, one user and
-then N concurrent users, against the configured database.
+"""`manage.py bench_pages`: p50 / p95 of every dashboard and report page under gunicorn, one
+user and then N concurrent users, against the configured database.
 
 It starts gunicorn (2 sync workers, production settings: DEBUG off, static files from the
-collected manifest) on 127.0.0.1, logs in as the demo users (seed_demo: manager, csm,
+collected manifest) on 127.0.0.1, logs in as the demo users (seed_demo: manager, csm, exec,
 password demo), requests each page sequentially, then from N threads at once, and stops
 gunicorn. Requests carry `X-Forwarded-Proto: https`, as behind the TLS proxy of production,
 so the secure cookies and the SSL redirect behave as they would there.
@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from accounts.models import Account, Team, User
 from accounts.selectors.access import local_today
+from reports.models import MonthlyReport
 from reports.selectors_dashboards import DashPeriod
 
 PASSWORD = "demo"
@@ -293,7 +294,13 @@ class Command(BaseCommand):
             Page("/journeys/", "manager", "/journeys/"),
             Page("/accounts/", "manager", "/accounts/"),
             Page("/team/", "manager", "/team/"),
+            Page("/reports/ (exec)", "exec", "/reports/"),
         ]
+        # The latest monthly report, if one was generated (generate_monthly_report).
+        latest = MonthlyReport.objects.order_by("-month").values_list("month", flat=True).first()
+        if latest is not None:
+            path = f"/reports/{latest:%Y-%m}/"
+            pages.append(Page("/reports/<latest month>/ (exec)", "exec", path))
         return [page for page in pages if page is not None]
 
     def _warm_up(self, pages: list[Page], sessions: dict[str, Session]) -> list[Page]:
