@@ -13,6 +13,8 @@ from django.core.paginator import Page, Paginator
 from django.db.models import F, QuerySet
 from django.db.models.expressions import OrderBy
 from django.urls import reverse
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from accounts.filters import AccountFilter
 from accounts.models import Account, User
@@ -91,6 +93,7 @@ class AccountRow:
     band_label: str
     risk_percent: str
     last_interaction: str
+    line: SafeString  # the whole <tr>, as the row template printed it
 
     @property
     def renewal_when(self) -> str:
@@ -202,24 +205,65 @@ def account_rows(accounts: Iterable[Account], *, today: dt.date) -> list[Account
     rows = []
     for a in accounts:
         risk = a.churn_risk
+        days = days_until(a.renewal_date, today=today)
+        cells = {
+            "url": url(a.pk),
+            "owner": "Unassigned" if a.owner is None else str(a.owner),
+            "team": "—" if a.team is None else a.team.name,
+            "tier": str(_TIERS.get(a.tier, a.tier)),
+            "lifecycle": str(_LIFECYCLES.get(a.lifecycle_status, a.lifecycle_status)),
+            "arr": whole_dollars(a.arr),
+            "renewal": day_text(a.renewal_date),
+            "band_label": str(_BANDS.get(a.health_band, a.health_band)) or "—",
+            # As `{% widthratio risk 1 100 %}` prints it: a float, rounded half to even.
+            "risk_percent": "" if risk is None else str(round(float(risk) / 1.0 * 100)),
+            "last_interaction": day_text(a.last_interaction_on),
+        }
         rows.append(
-            AccountRow(
-                account=a,
-                days_to_renewal=days_until(a.renewal_date, today=today),
-                url=url(a.pk),
-                owner="Unassigned" if a.owner is None else str(a.owner),
-                team="—" if a.team is None else a.team.name,
-                tier=str(_TIERS.get(a.tier, a.tier)),
-                lifecycle=str(_LIFECYCLES.get(a.lifecycle_status, a.lifecycle_status)),
-                arr=whole_dollars(a.arr),
-                renewal=day_text(a.renewal_date),
-                band_label=str(_BANDS.get(a.health_band, a.health_band)) or "—",
-                # As `{% widthratio risk 1 100 %}` prints it: a float, rounded half to even.
-                risk_percent="" if risk is None else str(round(float(risk) / 1.0 * 100)),
-                last_interaction=day_text(a.last_interaction_on),
-            )
+            AccountRow(account=a, days_to_renewal=days, line=_row_line(a, days, cells), **cells)
         )
     return rows
+
+
+def _row_line(a: Account, days: int | None, cells: dict[str, str]) -> SafeString:
+    """The account's <tr>, character for character what the list's row template printed:
+    fifty rows of a dozen cells each cost more in the template engine than the page's reads."""
+    industry = f'<div class="muted">{escape(a.industry)}</div>' if a.industry else ""
+    if cells["renewal"]:
+        renewal = (
+            f"{cells['renewal']}\n"
+            f'        <div class="muted" data-days="{days}">{days_label(days)}</div>\n'
+            "        "
+        )
+    else:
+        renewal = '<span class="muted">No renewal</span>'
+    if a.health_score is not None:
+        health = (
+            f'{a.health_score} <span class="band band-{escape(a.health_band or "none")}">'
+            f"{escape(cells['band_label'])}</span>"
+        )
+    else:
+        health = '<span class="band band-none">No score</span>'
+    # A Decimal prints in fixed point in a template ("0.4100"), as format "f" writes it.
+    risk_attr = "" if a.churn_risk is None else f"{a.churn_risk:f}"
+    percent = cells["risk_percent"]
+    risk = f"{percent} %" if percent else '<span class="muted">—</span>'
+    last = cells["last_interaction"] or '<span class="muted">Never</span>'
+    # Every text typed by people is escaped here; dates, numbers and ids carry no markup.
+    return mark_safe(
+        f'<tr data-account="{a.pk}">\n'
+        f'      <td><a href="{cells["url"]}">{escape(a.name)}</a>{industry}</td>\n'
+        f"      <td>{escape(cells['owner'])}</td>\n"
+        f"      <td>{escape(cells['team'])}</td>\n"
+        f"      <td>{escape(cells['tier'])}</td>\n"
+        f"      <td>{escape(cells['lifecycle'])}</td>\n"
+        f'      <td class="num">${cells["arr"]}</td>\n'
+        f"      <td>{renewal}</td>\n"
+        f'      <td class="num">{health}</td>\n'
+        f'      <td class="num" data-risk="{risk_attr}">{risk}</td>\n'
+        f"      <td>{last}</td>\n"
+        "    </tr>"
+    )
 
 
 def account_export_rows(
