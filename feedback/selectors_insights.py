@@ -392,13 +392,26 @@ def follow_up_queue(
     kind: str = "",
     limit: int = FOLLOW_UP_QUEUE_LIMIT,
 ) -> FollowUpQueue:
-    """Open follow-ups, the longest waiting first, with who should call; two queries."""
+    """Open follow-ups, the longest waiting first, with who should call; one query for the
+    first `limit` and how many there are, one more for their details when there are any.
+
+    Joined to the book's accounts, the answers, owners, contacts and tasks in one query,
+    PostgreSQL spent 4 to 8 ms choosing a join order for a few microseconds of work; picked
+    by id, the details plan in under a millisecond."""
     open_ones = _follow_ups_of(accounts, kind=kind).filter(status=FollowUp.Status.OPEN)
-    listed = open_ones.select_related(
+    first = list(
+        open_ones.annotate(total=Window(Count("pk")))
+        .order_by("created_at", "pk")
+        .values_list("pk", "total")[:limit]
+    )
+    if not first:
+        return FollowUpQueue(rows=[], total=0)
+    details = FollowUp.objects.select_related(
         "answer", "answer__account", "answer__account__owner", "answer__contact", "task__owner"
-    ).order_by("created_at", "pk")[:limit]
+    ).in_bulk([pk for pk, _ in first])
     rows = []
-    for follow_up in listed:
+    for pk, _ in first:
+        follow_up = details[pk]
         answer = follow_up.answer
         task_owner = follow_up.task.owner if follow_up.task is not None else None
         rows.append(
@@ -411,8 +424,7 @@ def follow_up_queue(
                 age_days=(today - timezone.localdate(follow_up.created_at)).days,
             )
         )
-    total = len(rows) if len(rows) < limit else open_ones.order_by().count()
-    return FollowUpQueue(rows=rows, total=total)
+    return FollowUpQueue(rows=rows, total=first[0][1])
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,201 @@
+"""The feedback overview's rows written in Python: each ready string against the template
+filters it replaced, the follow-up queue's queries, and the page's query budget."""
+
+import datetime as dt
+
+import pytest
+from django.template import Context, Template
+from django.urls import reverse
+
+from accounts.models import Account
+from accounts.selectors.access import accounts_visible_to
+from feedback.metrics import ScoreCounts
+from feedback.models import FollowUp, Survey
+from feedback.selectors_insights import BreakdownRow, follow_up_queue
+from feedback.views.insights import answers_text, breakdown_table_html
+from tests.factories import AccountFactory, SurveyAnswerFactory, TaskFactory
+
+PAGE = reverse("feedback:overview")
+DAY = dt.date(2026, 3, 15)
+
+# The table as feedback/partials/_insights_breakdown_table.html wrote it, included from the
+# breakdown section; breakdown_table_html must print exactly this.
+OLD_BREAKDOWN_TABLE = """{% load humanize %}{% comment %}
+One breakdown.
+{% endcomment %}
+{% if rows %}
+<table class="data" id="{{ table_id }}">
+  <thead><tr><th scope="col">{{ caption }}</th>
+    {% for name in kind_names %}<th scope="col" class="num">{{ name }}</th>{% endfor %}
+  </tr></thead>
+  <tbody>
+  {% for row in rows %}
+    <tr data-row="{{ row.label }}">
+      <th scope="row">{{ row.label }}</th>
+      CELLS
+    </tr>
+  {% endfor %}
+  </tbody>
+</table>
+{% else %}
+<p class="muted">{{ none_text }}</p>
+{% endif %}
+""".replace(
+    "CELLS",
+    '{% for cell in row.cells %}<td class="num"><span data-score>{{ cell.score }}</span>'
+    '<div class="muted">{{ cell.answers|intcomma }} answer{{ cell.answers|pluralize }}</div>'
+    "</td>{% endfor %}",
+)
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 999, 1000, 1234, 1234567])
+def test_answers_text_is_what_intcomma_and_pluralize_wrote(count):
+    old = Template("{% load humanize %}{{ n|intcomma }} answer{{ n|pluralize }}")
+    assert answers_text(count) == old.render(Context({"n": count}))
+
+
+def test_answers_text_by_hand():
+    assert answers_text(1) == "1 answer"
+    assert answers_text(0) == "0 answers"
+    assert answers_text(12345) == "12,345 answers"
+
+
+def _rows():
+    # NPS: 3 promoters, 1 detractor of 5 -> 40.0; CSAT: 1 satisfied of 1 -> 100.0%;
+    # CES: 1,500 answers summing 6,000 -> 4.0. The second group has none: dashes.
+    busy = ScoreCounts(
+        promoters=3,
+        passives=1,
+        detractors=1,
+        csat_satisfied=1,
+        csat_answers=1,
+        ces_sum=6000,
+        ces_answers=1500,
+    )
+    return [
+        BreakdownRow(label='<b>"R&D"</b> O\'Neil', counts=busy, kinds=("nps", "csat", "ces")),
+        BreakdownRow(label="Quiet", counts=ScoreCounts(), kinds=("nps", "csat", "ces")),
+    ]
+
+
+def test_a_breakdown_table_is_what_its_template_wrote():
+    rows = _rows()
+    kinds = ["NPS", "CSAT", "CES"]
+    old = Template(OLD_BREAKDOWN_TABLE).render(
+        Context(
+            {
+                "rows": rows,
+                "kind_names": kinds,
+                "table_id": "breakdown-team",
+                "caption": "Team",
+                "none_text": "No answers in this period.",
+            }
+        )
+    )
+    new = breakdown_table_html(
+        rows,
+        kind_names=kinds,
+        table_id="breakdown-team",
+        caption="Team",
+        none_text="No answers in this period.",
+    )
+
+    assert new == old
+    assert '<td class="num"><span data-score>40.0</span><div class="muted">5 answers' in new
+    assert '<span data-score>100.0%</span><div class="muted">1 answer</div>' in new
+    assert '<span data-score>4.0</span><div class="muted">1,500 answers</div>' in new
+    assert '<span data-score>—</span><div class="muted">0 answers</div>' in new
+    # A group's name is text, never markup.
+    assert "&lt;b&gt;&quot;R&amp;D&quot;&lt;/b&gt; O&#x27;Neil" in new
+    assert "<b>" not in new
+
+
+def test_an_empty_breakdown_is_what_its_template_wrote():
+    old = Template(OLD_BREAKDOWN_TABLE).render(
+        Context({"rows": [], "kind_names": ["NPS"], "none_text": "No tiers & <none>."})
+    )
+    new = breakdown_table_html(
+        [], kind_names=["NPS"], table_id="t", caption="Tier", none_text="No tiers & <none>."
+    )
+    assert new == old
+    assert '<p class="muted">No tiers &amp; &lt;none&gt;.</p>' in new
+
+
+def _answer(account, score, when):
+    survey, _ = Survey.objects.get_or_create(
+        name="NPS survey", defaults={"kind": "nps", "question": "How likely?"}
+    )
+    return SurveyAnswerFactory(
+        survey=survey, account=account, kind="nps", score=score, answered_at=when
+    )
+
+
+def _follow_up(account, day, **extra):
+    when = dt.datetime(2026, 3, day, 12, tzinfo=dt.UTC)
+    row = FollowUp.objects.create(answer=_answer(account, 2, when), **extra)
+    FollowUp.objects.filter(pk=row.pk).update(created_at=when)
+    return row
+
+
+@pytest.mark.django_db
+def test_an_empty_queue_costs_one_query(django_assert_num_queries):
+    AccountFactory()
+    with django_assert_num_queries(1):
+        queue = follow_up_queue(Account.objects.all(), today=DAY)
+    assert (queue.rows, queue.total, queue.more) == ([], 0, 0)
+
+
+@pytest.mark.django_db
+def test_a_long_queue_lists_the_oldest_and_counts_all_in_two_queries(
+    owner, manager, django_assert_num_queries
+):
+    account = AccountFactory(owner=owner)
+    task = TaskFactory(account=account, owner=manager)
+    _follow_up(account, 4)
+    _follow_up(account, 2, task=task)
+    _follow_up(account, 3)
+    # Contacted: no longer in the queue nor in its count.
+    _follow_up(account, 1, status=FollowUp.Status.CONTACTED)
+
+    with django_assert_num_queries(2):
+        queue = follow_up_queue(Account.objects.all(), today=DAY, limit=2)
+        owners = [row.owner for row in queue.rows]
+
+    # Open on 2 and 3 March, the 15th today: 13 and 12 days; the task's owner calls first.
+    assert [row.age_days for row in queue.rows] == [13, 12]
+    assert owners == [manager, owner]
+    assert (queue.total, queue.more) == (3, 1)
+
+
+@pytest.mark.django_db
+def test_a_csm_queue_leaves_out_other_teams_follow_ups(owner, outsider):
+    mine = AccountFactory(owner=owner, team=owner.team)
+    theirs = AccountFactory(owner=outsider, team=outsider.team)
+    _follow_up(mine, 5)
+    _follow_up(theirs, 1)
+
+    queue = follow_up_queue(accounts_visible_to(owner), today=DAY)
+
+    assert [row.account for row in queue.rows] == [mine]
+    assert queue.total == 1
+
+
+@pytest.mark.django_db
+def test_the_overview_keeps_its_queries_with_or_without_follow_ups(
+    client_for, manager, owner, monkeypatch, django_assert_max_num_queries
+):
+    monkeypatch.setattr("feedback.views.insights.local_today", lambda: DAY)
+    accounts = [AccountFactory(owner=owner, team=owner.team) for _ in range(3)]
+    client = client_for(manager)
+    client.get(PAGE)  # warm caches (content types, sessions)
+    with django_assert_max_num_queries(30) as none:
+        client.get(PAGE)
+    for n, account in enumerate(accounts * 10):
+        _follow_up(account, 1 + n % 14)
+    with django_assert_max_num_queries(len(none.captured_queries) + 1) as many:
+        response = client.get(PAGE)
+
+    # The queue's details are the one query an empty queue does not need.
+    assert len(many.captured_queries) == len(none.captured_queries) + 1
+    assert response.context["queue"].total == 30
+    assert len(response.context["queue"].rows) == 25
