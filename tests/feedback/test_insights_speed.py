@@ -2,18 +2,21 @@
 filters it replaced, the follow-up queue's queries, and the page's query budget."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.template import Context, Template
 from django.urls import reverse
 
+from accounts.filters import PlainSelect
 from accounts.models import Account
 from accounts.selectors.access import accounts_visible_to
+from feedback.forms_insights import FeedbackScopeForm
 from feedback.metrics import ScoreCounts
 from feedback.models import FollowUp, Survey
 from feedback.selectors_insights import BreakdownRow, follow_up_queue
-from feedback.views.insights import answers_text, breakdown_table_html
-from tests.factories import AccountFactory, SurveyAnswerFactory, TaskFactory
+from feedback.views.insights import answers_text, breakdown_table_html, plain_selects
+from tests.factories import AccountFactory, SegmentFactory, SurveyAnswerFactory, TaskFactory
 
 PAGE = reverse("feedback:overview")
 DAY = dt.date(2026, 3, 15)
@@ -199,3 +202,55 @@ def test_the_overview_keeps_its_queries_with_or_without_follow_ups(
     assert len(many.captured_queries) == len(none.captured_queries) + 1
     assert response.context["queue"].total == 30
     assert len(response.context["queue"].rows) == 25
+
+
+def _without_blank_lines(html):
+    return re.sub(r"\n\s*\n", "\n", str(html))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"team": "TEAM", "segment": "SEGMENT", "tier": "scaled", "kind": "nps"},
+        {"period": "year", "kind": "bogus", "team": "999999"},
+    ],
+)
+def test_the_plain_dropdowns_are_djangos_but_for_blank_lines(manager, enterprise_team, data):
+    segment = SegmentFactory(name='R&D <"beta">')
+    values = {
+        key: str(enterprise_team.pk if value == "TEAM" else segment.pk)
+        if value in ("TEAM", "SEGMENT")
+        else value
+        for key, value in data.items()
+    }
+    visible = accounts_visible_to(manager)
+    django_form = FeedbackScopeForm(values, user=manager, visible=visible)
+    plain_form = FeedbackScopeForm(values, user=manager, visible=visible)
+    plain_selects(plain_form)
+    django_form.is_valid()
+    plain_form.is_valid()
+
+    for name in ("segment", "team", "tier", "kind", "period"):
+        assert isinstance(plain_form.fields[name].widget, PlainSelect)
+        assert _without_blank_lines(plain_form[name]) == _without_blank_lines(django_form[name])
+    assert "R&amp;D &lt;&quot;beta&quot;&gt;</option>" in str(plain_form["segment"])
+
+
+@pytest.mark.django_db
+def test_a_csm_is_offered_only_their_own_team(owner, enterprise_team, smb_team):
+    form = FeedbackScopeForm({}, user=owner, visible=accounts_visible_to(owner))
+    plain_selects(form)
+
+    html = str(form["team"])
+
+    assert f'<option value="{enterprise_team.pk}">{enterprise_team.name}</option>' in html
+    assert f'value="{smb_team.pk}"' not in html
+    # Asking for another team is refused, not widened to the book.
+    other = FeedbackScopeForm(
+        {"team": str(smb_team.pk)}, user=owner, visible=accounts_visible_to(owner)
+    )
+    plain_selects(other)
+    assert not other.is_valid()
+    assert 'aria-invalid="true"' in str(other["team"])
