@@ -115,18 +115,30 @@ class StoredOverdueRows(Sequence[OverdueMilestone]):
     def _read(self, start: int, stop: int) -> list[OverdueMilestone]:
         if start >= stop:
             return []
+        # Flat values, not model instances: a page overlaps some fifty groups.
         groups = list(
             JourneyOverdueGroup.objects.filter(
                 scope=self._scope.scope,
                 scope_key=self._scope.key,
                 first_row__lt=stop,
                 end_row__gt=start,
-            ).select_related("milestone")
+            ).values_list(
+                "first_row",
+                "account_ids",
+                "entered_on",
+                "milestone_id",
+                "milestone__stage_id",
+                "milestone__name",
+                "milestone__order",
+                "milestone__is_required",
+                "milestone__target_days",
+                "milestone__stuck_days",
+            )
         )
         if not groups:
             return []
-        first = min(group.first_row for group in groups)
-        wanted = {account_id for group in groups for account_id in group.account_ids}
+        first = min(group[0] for group in groups)
+        wanted = {account_id for group in groups for account_id in group[1]}
         # Through the viewer's accounts: a stored id they may not see is never named.
         found = {
             row[0]: row[1:]
@@ -146,27 +158,38 @@ class StoredOverdueRows(Sequence[OverdueMilestone]):
         done = set(
             MilestoneCompletion.objects.filter(
                 account_id__in=list(found),
-                milestone_id__in={group.milestone_id for group in groups},
+                milestone_id__in={group[3] for group in groups},
             ).values_list("account_id", "milestone_id")
         )
         rows: list[tuple[tuple[bool, int], str, int, tuple[int, int], OverdueMilestone]] = []
-        for group in groups:
-            milestone = group.milestone
+        for (
+            _,
+            account_ids,
+            entered_on,
+            milestone_id,
+            stage_id,
+            milestone_name,
+            order,
+            is_required,
+            target_days,
+            stuck_days,
+        ) in groups:
             timing = milestone_timing(
-                entered_on=group.entered_on,
-                target_days=milestone.target_days,
-                stuck_days=milestone.stuck_days,
+                entered_on=entered_on,
+                target_days=target_days,
+                stuck_days=stuck_days,
                 today=self._day,
                 completed=False,
             )
             key = (timing.status != MilestoneStatus.STUCK, -timing.days_late)
-            for account_id in group.account_ids:
+            stage_name = self._stage_names.get(stage_id, "")
+            for account_id in account_ids:
                 account = found.get(account_id)
                 # Churned, moved on or done since the night: no longer late this way.
                 if (
                     account is None
-                    or account[4:] != (milestone.stage_id, group.entered_on)
-                    or (account_id, milestone.pk) in done
+                    or account[4:] != (stage_id, entered_on)
+                    or (account_id, milestone_id) in done
                 ):
                     continue
                 name, first_name, last_name, username = account[:4]
@@ -174,14 +197,14 @@ class StoredOverdueRows(Sequence[OverdueMilestone]):
                     account_id=account_id,
                     account_name=name,
                     owner_name=_person(first_name, last_name, username),
-                    stage_name=self._stage_names.get(milestone.stage_id, ""),
-                    milestone_name=milestone.name,
-                    is_required=milestone.is_required,
+                    stage_name=stage_name,
+                    milestone_name=milestone_name,
+                    is_required=is_required,
                     status=timing.status,
                     due_on=timing.due_on,
                     days_late=timing.days_late,
                 )
-                rows.append((key, name.lower(), account_id, (milestone.order, milestone.pk), row))
+                rows.append((key, name.lower(), account_id, (order, milestone_id), row))
         rows.sort(key=lambda r: r[:4])
         return [r[4] for r in rows][start - first : stop - first]
 
