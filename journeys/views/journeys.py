@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
@@ -42,7 +43,10 @@ from journeys.forms import (
     MilestoneCompleteForm,
 )
 from journeys.selectors import (
+    FunnelStep,
     OverdueMilestone,
+    StageTime,
+    TtvMonth,
     account_current_stage,
     account_journey_panel,
     handoff_for_account,
@@ -66,6 +70,78 @@ MONTHS_3 = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct"
 def day_text(day: dt.date) -> str:
     """ "5 Mar 2026", as `date:"j M Y"` prints it."""
     return f"{day.day} {MONTHS_3[day.month - 1]} {day.year}"
+
+
+def whole(amount: Decimal | float | int) -> str:
+    """ "12346" for 12345.5, as `floatformat:0` prints it (half up, no grouping)."""
+    value = Decimal(repr(amount)) if isinstance(amount, float) else Decimal(amount)
+    return f"{value.quantize(Decimal(1), rounding=ROUND_HALF_UP):f}"
+
+
+def one_decimal(days: Decimal | float | int) -> str:
+    """ "12" for 12.0 and "12.3" for 12.25, as `floatformat:"-1"` prints it: a whole number
+    without decimals, anything else rounded half up to one decimal (12.04 is "12.0")."""
+    value = Decimal(repr(days)) if isinstance(days, float) else Decimal(days)
+    if value == value.to_integral_value():
+        return str(int(value))
+    return f"{value.quantize(Decimal('0.1'), rounding=ROUND_HALF_UP):f}"
+
+
+def funnel_lines(steps: Iterable[FunnelStep]) -> list[SafeString]:
+    """The funnel table's stage rows as ready HTML, as its row template printed them."""
+    lines = []
+    for step in steps:
+        slug = "" if step.stage is None else escape(step.stage.slug)
+        arr = whole(step.arr)
+        lines.append(
+            f'<tr data-stage="{slug}"><td>{escape(step.label)}</td>\n'
+            f'          <td class="num" data-accounts="{step.accounts}">{step.accounts:,}</td>\n'
+            f'          <td class="num" data-arr="{arr}">${int(arr):,}</td></tr>'
+        )
+    # Stage names and slugs were escaped above.
+    return [mark_safe(line) for line in lines]
+
+
+def _days_over(days: float | None, over: bool, band: str) -> str:
+    if days is None:
+        return "—"
+    flag = f' <span class="band band-{band}">over</span>' if over else ""
+    return f"{one_decimal(days)} d{flag}"
+
+
+def time_lines(times: Iterable[StageTime]) -> list[SafeString]:
+    """The time-in-stage table's rows as ready HTML, as its row template printed them."""
+    lines = []
+    for t in times:
+        target = "—" if t.target_days is None else f"{t.target_days} d"
+        lines.append(
+            f'<tr data-stage="{escape(t.stage.slug)}"><td>{escape(t.stage.name)}</td>\n'
+            f'        <td class="num">{target}</td>\n'
+            f'        <td class="num" data-stays>{t.stays:,}</td>\n'
+            f'        <td class="num" data-median>'
+            f"{_days_over(t.median_days, t.median_over_target, 'red')}</td>\n"
+            f'        <td class="num" data-p90>'
+            f"{_days_over(t.p90_days, t.p90_over_target, 'yellow')}</td>\n"
+            f'        <td class="num" data-now>{t.in_stage_now:,}</td>\n'
+            f'        <td class="num" data-over-now>{t.over_target_now:,}</td></tr>'
+        )
+    # Stage names and slugs were escaped above.
+    return [mark_safe(line) for line in lines]
+
+
+def ttv_lines(months: Iterable[TtvMonth]) -> list[SafeString]:
+    """The time-to-value table's rows as ready HTML, as its row template printed them."""
+    lines = []
+    for m in months:
+        median = "—" if m.median_days is None else one_decimal(m.median_days)
+        lines.append(
+            f'<tr data-month="{m.month.year:04d}-{m.month.month:02d}">'
+            f"<td>{MONTHS_3[m.month.month - 1]} {m.month.year}</td>\n"
+            f'          <td class="num" data-accounts>{m.accounts:,}</td>\n'
+            f'          <td class="num" data-median>{median}</td></tr>'
+        )
+    # Nothing typed by people here: months and numbers only.
+    return [mark_safe(line) for line in lines]
 
 
 def url_by_id(name: str) -> Callable[[int], str]:
@@ -146,12 +222,14 @@ def journeys_overview(request: AuthenticatedRequest) -> HttpResponse:
     context.update(
         scope_ok=True,
         funnel=funnel,
+        funnel_lines=funnel_lines(funnel.steps),
         funnel_fig=funnel_figure(
             labels=[step.label for step in funnel.steps],
             accounts=[step.accounts for step in funnel.steps],
             arr=[step.arr for step in funnel.steps],
         ),
         times=times,
+        time_lines=time_lines(times),
         times_fig=time_in_stage_figure(
             labels=[t.stage.name for t in times],
             medians=[t.median_days for t in times],
@@ -163,6 +241,7 @@ def journeys_overview(request: AuthenticatedRequest) -> HttpResponse:
         overdue_page=overdue_page,
         overdue_lines=overdue_lines(overdue_page.object_list),
         ttv=ttv,
+        ttv_lines=ttv_lines(ttv.months),
         ttv_fig=time_to_value_figure(
             months=[m.month for m in ttv.months],
             medians=[m.median_days for m in ttv.months],
