@@ -5,6 +5,7 @@ import datetime as dt
 import re
 
 import pytest
+from django.core.cache import cache
 from django.template import Context, Template
 from django.urls import reverse
 
@@ -16,6 +17,7 @@ from feedback.metrics import ScoreCounts
 from feedback.models import FollowUp, Survey
 from feedback.selectors_insights import BreakdownRow, follow_up_queue
 from feedback.views.insights import answers_text, breakdown_table_html, plain_selects
+from reports.snapshots import metric_snapshots_recompute
 from tests.factories import AccountFactory, SegmentFactory, SurveyAnswerFactory, TaskFactory
 
 PAGE = reverse("feedback:overview")
@@ -254,3 +256,32 @@ def test_a_csm_is_offered_only_their_own_team(owner, enterprise_team, smb_team):
     plain_selects(other)
     assert not other.is_valid()
     assert 'aria-invalid="true"' in str(other["team"])
+
+
+@pytest.mark.django_db
+def test_stored_figures_are_kept_in_process_only_while_the_cache_holds_them(
+    client_for, manager, owner, monkeypatch
+):
+    monkeypatch.setattr("feedback.views.insights.local_today", lambda: DAY)
+    account = AccountFactory(owner=owner, team=owner.team)
+    _answer(account, 10, dt.datetime(2026, 3, 2, 12, tzinfo=dt.UTC))
+    metric_snapshots_recompute(today=DAY)
+    client = client_for(manager)
+    first = client.get(PAGE).context["by_team"]
+    assert [row.label for row in first] == [owner.team.name]
+
+    # Read again: the same rows, not unpickled from the cache again.
+    unpickled = []
+    real_get = cache.get
+    monkeypatch.setattr(cache, "get", lambda key, *a: unpickled.append(key) or real_get(key, *a))
+    again = client.get(PAGE).context["by_team"]
+    assert again is first
+    assert not [key for key in unpickled if "feedback-stored" in key and "token" not in key]
+
+    # Once the cache lets them go (expired, cleared), they are read afresh: a renamed team
+    # shows under its new name.
+    owner.team.name = "Renamed"
+    owner.team.save(update_fields=["name"])
+    cache.clear()
+    fresh = client.get(PAGE).context["by_team"]
+    assert [row.label for row in fresh] == ["Renamed"]
