@@ -23,10 +23,11 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
+from django.utils.text import Truncator
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.audit import audit_export
@@ -43,9 +44,11 @@ from feedback.forms_insights import (
     VerbatimFilterForm,
 )
 from feedback.selectors_insights import (
+    DASH,
     EXAMPLES_PER_THEME,
     KIND_LABELS,
     BreakdownRow,
+    FollowUpRow,
     answer_get_for_tagging,
     can_tag_answer,
     feedback_breakdown_by_segment,
@@ -169,6 +172,65 @@ def breakdown_table_html(
     return SafeString("".join(parts))
 
 
+# date:"M" in English, as the queue's answer dates were written.
+_MONTH_ABBR = ("", *"Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())
+# The longest comment the follow-up queue shows, ellipsis included.
+QUEUE_COMMENT_CHARS = 140
+
+
+def day_label(moment: dt.datetime) -> str:
+    """ "3 Nov 2026" in local time, as date:"j M Y" writes an aware datetime."""
+    day = timezone.localtime(moment)
+    return f"{day.day} {_MONTH_ABBR[day.month]} {day.year}"
+
+
+def _url_of(name: str) -> Any:
+    """A `pk -> URL` for a route taking one integer, reversed once; None when the route is
+    not installed (the template's {% url ... as %} then wrote no link)."""
+    sentinel = 987654321
+    try:
+        template = reverse(name, args=[sentinel]).replace(str(sentinel), "{}")
+    except NoReverseMatch:
+        return None
+    return template.format
+
+
+def follow_up_rows_html(rows: Sequence[FollowUpRow]) -> SafeString:
+    """The queue's rows, as its template loop wrote them (a url tag, a date filter, the
+    owner's name and a cut comment per row), joined as strings."""
+    follow_up_url = _url_of("feedback:follow_up")
+    account_url = _url_of("accounts:account_detail")
+    parts = []
+    for row in rows:
+        answer, account = row.answer, row.account
+        contact = (
+            f'<div class="muted">{escape(answer.contact.name)}</div>'
+            if answer.contact is not None
+            else ""
+        )
+        comment = Truncator(answer.comment).chars(QUEUE_COMMENT_CHARS) or DASH
+        own = account_url(account.pk)
+        if follow_up_url is not None:
+            action = f'<a class="btn btn-small" href="{follow_up_url(answer.pk)}">Follow up</a>'
+        else:
+            action = f'<a class="btn btn-small" href="{own}">Open account</a>'
+        plural = "" if row.age_days == 1 else "s"
+        parts.append(
+            "\n    \n"
+            f'    <tr data-follow-up="{row.follow_up.pk}">\n'
+            f"      <td data-score>{escape(row.score_label)}"
+            f'<div class="muted">{day_label(answer.answered_at)}</div></td>\n'
+            f'      <td><a href="{own}">{escape(account.name)}</a>{contact}</td>\n'
+            f"      <td>{escape(str(row.owner) if row.owner else 'Unassigned')}</td>\n"
+            f'      <td class="num" data-age="{row.age_days}">{row.age_days} day{plural}</td>\n'
+            f"      <td>{escape(comment)}</td>\n"
+            f"      <td>{action}</td>\n"
+            "    </tr>\n  "
+        )
+    # Every name and comment was escaped above; URLs are reversed from integer ids.
+    return SafeString("".join(parts))
+
+
 def breakdown_tables(
     *,
     kind_names: Sequence[str],
@@ -261,6 +323,7 @@ def overview(request: AuthenticatedRequest) -> HttpResponse:
             "by_csm": feedback_breakdown_grouped(answers, period=period, by="csm", kinds=kinds),
         }
     kind_names = [KIND_LABELS[k] for k in kinds]
+    queue = follow_up_queue(accounts, today=today, kind=kind)
     # Hundreds of CSMs: the table shows a page of them, the rest a link away.
     by_csm_page = Paginator(breakdowns["by_csm"], CSM_BREAKDOWN_PAGE_SIZE).get_page(
         request.GET.get("csm_page")
@@ -292,7 +355,8 @@ def overview(request: AuthenticatedRequest) -> HttpResponse:
             by_team=breakdowns["by_team"],
             by_csm=by_csm_page.object_list,
         ),
-        queue=follow_up_queue(accounts, today=today, kind=kind),
+        queue=queue,
+        follow_up_rows=follow_up_rows_html(queue.rows),
         first_contact=follow_up_first_contact_median(accounts, now=timezone.now(), kind=kind),
     )
     return render(request, "feedback/overview.html", context)

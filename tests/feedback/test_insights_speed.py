@@ -7,18 +7,31 @@ import re
 import pytest
 from django.core.cache import cache
 from django.template import Context, Template
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from accounts.filters import PlainSelect
 from accounts.models import Account
 from accounts.selectors.access import accounts_visible_to
 from feedback.forms_insights import FeedbackScopeForm
 from feedback.metrics import ScoreCounts
-from feedback.models import FollowUp, Survey
+from feedback.models import FollowUp, Survey, SurveyAnswer
 from feedback.selectors_insights import BreakdownRow, follow_up_queue
-from feedback.views.insights import answers_text, breakdown_table_html, plain_selects
+from feedback.views import insights
+from feedback.views.insights import (
+    answers_text,
+    breakdown_table_html,
+    day_label,
+    follow_up_rows_html,
+    plain_selects,
+)
 from reports.snapshots import metric_snapshots_recompute
-from tests.factories import AccountFactory, SegmentFactory, SurveyAnswerFactory, TaskFactory
+from tests.factories import (
+    AccountFactory,
+    ContactFactory,
+    SegmentFactory,
+    SurveyAnswerFactory,
+    TaskFactory,
+)
 
 PAGE = reverse("feedback:overview")
 DAY = dt.date(2026, 3, 15)
@@ -285,3 +298,92 @@ def test_stored_figures_are_kept_in_process_only_while_the_cache_holds_them(
     cache.clear()
     fresh = client.get(PAGE).context["by_team"]
     assert [row.label for row in fresh] == ["Renamed"]
+
+
+OLD_QUEUE_LOOP = (
+    "{% for row in queue.rows %}\n"
+    "    {% url 'feedback:follow_up' row.answer.pk as follow_up_url %}\n"
+    '    <tr data-follow-up="{{ row.follow_up.pk }}">\n'
+    "      <td data-score>{{ row.score_label }}"
+    '<div class="muted">{{ row.answer.answered_at|date:"j M Y" }}</div></td>\n'
+    '      <td><a href="{{ row.account.get_absolute_url }}">{{ row.account.name }}</a>'
+    '{% if row.answer.contact %}<div class="muted">{{ row.answer.contact.name }}</div>'
+    "{% endif %}</td>\n"
+    '      <td>{{ row.owner|default:"Unassigned" }}</td>\n'
+    '      <td class="num" data-age="{{ row.age_days }}">{{ row.age_days }} day'
+    "{{ row.age_days|pluralize }}</td>\n"
+    '      <td>{{ row.answer.comment|truncatechars:140|default:"—" }}</td>\n'
+    '      <td>{% if follow_up_url %}<a class="btn btn-small" href="{{ follow_up_url }}">'
+    'Follow up</a>{% else %}<a class="btn btn-small" href="{{ row.account.get_absolute_url }}">'
+    "Open account</a>{% endif %}</td>\n"
+    "    </tr>\n"
+    "  {% endfor %}"
+)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "moment",
+    [
+        dt.datetime(2026, 3, 1, 0, 30, tzinfo=dt.UTC),
+        dt.datetime(2026, 2, 28, 23, 30, tzinfo=dt.UTC),
+        dt.datetime(2026, 12, 31, 23, 59, tzinfo=dt.UTC),
+        dt.datetime(2026, 7, 9, 12, 0, tzinfo=dt.UTC),
+    ],
+)
+def test_a_day_label_is_what_the_date_filter_wrote(moment):
+    old = Template('{{ moment|date:"j M Y" }}').render(Context({"moment": moment}))
+    assert day_label(moment) == old
+
+
+@pytest.mark.django_db
+def test_the_queue_rows_are_what_their_template_wrote(owner, manager):
+    account = AccountFactory(name='Acme <"R&D">', owner=owner, team=owner.team)
+    bare = AccountFactory(name="Bare", owner=None, team=owner.team)
+    contact = ContactFactory(account=account, name="O'Hara <b>")
+    long_comment = "Slow & <broken> " * 12  # 192 characters: 8 x 16 + 11 and an ellipsis
+    first = _follow_up(account, 2, task=TaskFactory(account=account, owner=manager))
+    SurveyAnswer.objects.filter(pk=first.answer_id).update(
+        contact=contact, comment=long_comment, score=1
+    )
+    _follow_up(bare, 14)
+    queue = follow_up_queue(Account.objects.all(), today=DAY)
+    assert [row.age_days for row in queue.rows] == [13, 1]
+
+    old = Template(OLD_QUEUE_LOOP).render(Context({"queue": queue}))
+    new = follow_up_rows_html(queue.rows)
+
+    assert new == old
+    assert "Acme &lt;&quot;R&amp;D&quot;&gt;</a>" in new
+    assert '<div class="muted">O&#x27;Hara &lt;b&gt;</div>' in new
+    assert f"<td>{manager}</td>" in new
+    assert "<td>Unassigned</td>" in new
+    assert 'data-age="1">1 day</td>' in new
+    assert 'data-age="13">13 days</td>' in new
+    assert "<td>—</td>" in new
+    cut = "Slow &amp; &lt;broken&gt; " * 8 + "Slow &amp; &lt;bro…"
+    assert f"<td>{cut}</td>" in new
+    assert '<div class="muted">2 Mar 2026</div>' in new
+    follow_up_link = reverse("feedback:follow_up", args=[first.answer_id])
+    assert f'href="{follow_up_link}">Follow up</a>' in new
+    assert f'href="{bare.get_absolute_url()}">Bare</a>' in new
+
+
+@pytest.mark.django_db
+def test_without_the_follow_up_pages_a_row_links_to_its_account(owner, monkeypatch):
+    account = AccountFactory(name="Acme", owner=owner, team=owner.team)
+    _follow_up(account, 3)
+    real_reverse = insights.reverse
+
+    def reverse_without_follow_ups(name, *args, **kwargs):
+        if name == "feedback:follow_up":
+            raise NoReverseMatch(name)
+        return real_reverse(name, *args, **kwargs)
+
+    monkeypatch.setattr(insights, "reverse", reverse_without_follow_ups)
+    queue = follow_up_queue(Account.objects.all(), today=DAY)
+
+    html = follow_up_rows_html(queue.rows)
+
+    assert f'<a class="btn btn-small" href="{account.get_absolute_url()}">Open account</a>' in html
+    assert "Follow up" not in html
