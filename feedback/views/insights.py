@@ -13,7 +13,7 @@ import csv
 import datetime as dt
 from collections.abc import Sequence
 from html import escape
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -113,8 +113,12 @@ def plain_selects(form: forms.Form) -> None:
             continue
         if name in NAMED_MODEL_SELECTS and isinstance(field, forms.ModelChoiceField):
             plain = PlainSelect(attrs=widget.attrs, load_options=_named_options(field))
+        elif isinstance(field, forms.ChoiceField):
+            # Flat (value, label) pairs: these fields have no option groups.
+            pairs = cast(list[tuple[str, str]], field.choices)
+            plain = PlainSelect(attrs=widget.attrs, choices=pairs)
         else:
-            plain = PlainSelect(attrs=widget.attrs, choices=field.choices)
+            continue
         plain.is_required = widget.is_required
         field.widget = plain
 
@@ -124,6 +128,8 @@ def _named_options(field: forms.ModelChoiceField) -> Any:
 
     def load() -> list[tuple[Any, str]]:
         blank = [] if empty is None else [("", str(empty))]
+        if queryset is None:
+            return blank
         return [*blank, *queryset.values_list("pk", "name")]
 
     return load
@@ -353,7 +359,7 @@ def overview(request: AuthenticatedRequest) -> HttpResponse:
             by_segment=breakdowns["by_segment"],
             by_tier=breakdowns["by_tier"],
             by_team=breakdowns["by_team"],
-            by_csm=by_csm_page.object_list,
+            by_csm=list(by_csm_page.object_list),
         ),
         queue=queue,
         follow_up_rows=follow_up_rows_html(queue.rows),
