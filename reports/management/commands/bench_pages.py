@@ -40,6 +40,8 @@ PASSWORD = "demo"
 WORKERS = 2
 # Page requests before measuring: each worker process imports templates and warms caches.
 WARMUP_ROUNDS = 2
+# Pages also measured as the CSM, whose scope (book and team) differs from the manager's.
+CSM_PAGES = ("/health/", "/feedback/", "/journeys/", "/accounts/", "/team/")
 # Seconds a request may take before it counts as an error rather than a sample.
 REQUEST_TIMEOUT = 30
 
@@ -294,6 +296,8 @@ class Command(BaseCommand):
             Page("/journeys/", "manager", "/journeys/"),
             Page("/accounts/", "manager", "/accounts/"),
             Page("/team/", "manager", "/team/"),
+            # A CSM's view of the same pages: their book and their team's accounts.
+            *(Page(f"{path} (csm)", "csm", path) for path in CSM_PAGES),
             Page("/reports/ (exec)", "exec", "/reports/"),
         ]
         # The latest monthly report, if one was generated (generate_monthly_report).
