@@ -37,6 +37,13 @@ FEEDBACK_MONTHS = 24
 WRITE_BATCH = 2_000
 
 ScopeKey = tuple[str, str]
+# A team's own breakdowns (its accounts by tier, owner and segment), stored beside the
+# snapshot scopes so a team's page need not count answers. No other snapshot has them, so
+# they are not Scope choices; the key is "<team id>:<tier, owner id or segment id>".
+TEAM_TIER = "team_tier"
+TEAM_CSM = "team_csm"
+TEAM_SEGMENT = "team_segment"
+TEAM_CROSS_SCOPES = (TEAM_SEGMENT, TEAM_TIER, TEAM_CSM)
 # (month, kind, score) -> answers
 Cells = dict[tuple[dt.date, str, int], int]
 
@@ -47,9 +54,32 @@ def _local_month(moment: dt.datetime | dt.date) -> dt.date:
     return moment.replace(day=1)
 
 
+def team_cross_prefix(team_id: int | str) -> str:
+    return f"{team_id}:"
+
+
+def feedback_scopes_of(plan: ScopePlan, account_id: int) -> list[ScopeKey]:
+    """The snapshot scopes of an account, and its team's cross scopes when it has a team."""
+    keys = scopes_of(plan, account_id)
+    combination = plan.combination_of.get(account_id)
+    if combination is None:
+        return keys
+    team_id, owner_id, tier = plan.combinations[combination]
+    if team_id is None:
+        return keys
+    prefix = team_cross_prefix(team_id)
+    keys.append((TEAM_TIER, f"{prefix}{tier}"))
+    if owner_id is not None:
+        keys.append((TEAM_CSM, f"{prefix}{owner_id}"))
+    keys.extend(
+        (TEAM_SEGMENT, f"{prefix}{segment}") for segment in plan.segments_of.get(account_id, ())
+    )
+    return keys
+
+
 def feedback_rollup_rows(plan: ScopePlan, *, today: dt.date) -> list[FeedbackScoreMonth]:
-    """Every scope's non-zero answer counts per month, kind and score over the last
-    FEEDBACK_MONTHS months; one grouped query."""
+    """Every scope's (and team cross scope's) non-zero answer counts per month, kind and
+    score over the last FEEDBACK_MONTHS months; one grouped query."""
     first = add_months(today, 1 - FEEDBACK_MONTHS)
     end = add_months(today, 1)
     rows = (
@@ -66,7 +96,7 @@ def feedback_rollup_rows(plan: ScopePlan, *, today: dt.date) -> list[FeedbackSco
     for account_id, month, kind, score, n in rows:
         keys = scope_cache.get(account_id)
         if keys is None:
-            keys = scope_cache[account_id] = scopes_of(plan, account_id)
+            keys = scope_cache[account_id] = feedback_scopes_of(plan, account_id)
         cell = (_local_month(month), kind, score)
         for key in keys:
             cells[key][cell] += n
@@ -157,10 +187,16 @@ def stored_answers(*, scope: str, scope_key: str, first: dt.date, last: dt.date)
 
 
 def stored_group_counts(
-    *, scopes: Sequence[str], start: dt.date, end: dt.date, kinds: Sequence[str]
+    *,
+    scopes: Sequence[str],
+    start: dt.date,
+    end: dt.date,
+    kinds: Sequence[str],
+    key_prefix: str = "",
 ) -> dict[ScopeKey, ScoreCounts]:
     """The answer counts per (scope, key) of the given kinds of scope over [start, end), as
-    score_counts_of counts them; one grouped query on the (month, scope) index.
+    score_counts_of counts them; one grouped query on the (month, scope) index. With
+    key_prefix, only the keys starting with it (one team's cross scopes).
 
     Summed in the database, one row per scope key: the company's breakdowns span hundreds of
     CSMs, each with a cell per kind and score.
@@ -168,11 +204,13 @@ def stored_group_counts(
     nps = Q(kind=Survey.Kind.NPS)
     csat = Q(kind=Survey.Kind.CSAT)
     ces = Q(kind=Survey.Kind.CES)
+    found = FeedbackScoreMonth.objects.filter(
+        scope__in=scopes, month__gte=start, month__lt=end, kind__in=kinds
+    )
+    if key_prefix:
+        found = found.filter(scope_key__startswith=key_prefix)
     rows = (
-        FeedbackScoreMonth.objects.filter(
-            scope__in=scopes, month__gte=start, month__lt=end, kind__in=kinds
-        )
-        .order_by()
+        found.order_by()
         .values_list("scope", "scope_key")
         .annotate(
             promoters=Sum("answers", filter=nps & Q(score__gte=PROMOTER[0])),

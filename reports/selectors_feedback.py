@@ -36,11 +36,17 @@ from feedback.selectors_insights import (
     ScoreTrend,
     breakdown_rows,
 )
+from health.selectors import rollup_scope_for
 from reports.feedback_rollups import (
+    TEAM_CROSS_SCOPES,
+    TEAM_CSM,
+    TEAM_SEGMENT,
+    TEAM_TIER,
     score_counts_of,
     snapshots_computed_at,
     stored_answers,
     stored_group_counts,
+    team_cross_prefix,
 )
 from reports.models import Scope
 
@@ -71,9 +77,11 @@ def feedback_rollup_scope(
 ) -> FeedbackRollupScope | None:
     """The one snapshot scope equal to the viewer's accounts under these filters, or None.
 
-    Someone who sees every account: the company or the one filter's scope. A CSM sees their
-    book and their team's accounts; narrowed to their own team that is the team's scope.
-    Anything else (two filters, a CSM's whole book) is computed live.
+    Someone who sees every account: the company or the one filter's scope. Anyone else as
+    the health page decides (health.selectors.rollup_scope_for): a CSM who owns no account
+    outside their team sees exactly the team's accounts, so their unfiltered page is the
+    team's scope. Anything else (two filters, a CSM's book reaching outside their team, a
+    CSM's tier) is computed live.
     """
     filters = [f for f in (segment, team, csm, tier or None) if f is not None]
     if len(filters) > 1:
@@ -88,9 +96,12 @@ def feedback_rollup_scope(
         if tier:
             return FeedbackRollupScope(Scope.TIER, tier)
         return FeedbackRollupScope(Scope.COMPANY, "")
-    if team is not None and user.team_id is not None and team.pk == user.team_id:
-        return FeedbackRollupScope(Scope.TEAM, str(team.pk))
-    return None
+    if tier:
+        return None
+    found = rollup_scope_for(user=user, segment=segment, team=team, csm=csm)
+    if found is None:
+        return None
+    return FeedbackRollupScope(str(found.scope), found.key)
 
 
 @dataclass(frozen=True)
@@ -99,7 +110,7 @@ class StoredFeedback:
     kpis: list[Kpi]
     trends: list[ScoreTrend]
     distributions: list[Distribution]
-    breakdowns: dict[str, list[BreakdownRow]] | None  # company scope only
+    breakdowns: dict[str, list[BreakdownRow]] | None  # company and team scopes only
 
 
 def feedback_stored(
@@ -110,10 +121,11 @@ def feedback_stored(
     today: dt.date,
     kinds: Sequence[str],
 ) -> StoredFeedback:
-    """KPI tiles, 12-month trends, distributions and (for the company) the breakdowns;
-    one query for the run's time (nothing more when the job has not run yet: computed_at
-    None) and one for the response rate; on a cache miss, one for the scope's rows and for
-    the company four for the breakdowns (rows, segments, teams, people)."""
+    """KPI tiles, 12-month trends, distributions and (for the company or a team) the
+    breakdowns; one query for the run's time (nothing more when the job has not run yet:
+    computed_at None) and one for the response rate; on a cache miss, one for the scope's
+    rows and for the company or a team four for the breakdowns (rows, segments, teams,
+    people)."""
     previous = period.previous()
     months = month_starts(today, TREND_MONTHS)
     computed_at = snapshots_computed_at(month=months[-1])
@@ -232,6 +244,8 @@ def _figures(
     breakdowns = None
     if scope.scope == Scope.COMPANY:
         breakdowns = _company_breakdowns(period=period, kinds=kinds, company=now)
+    elif scope.scope == Scope.TEAM:
+        breakdowns = _team_breakdowns(int(scope.key), period=period, kinds=kinds, team=now)
     return _Figures(
         now=now,
         before=before,
@@ -245,8 +259,8 @@ def _next_month(month: dt.date) -> dt.date:
     return (month + dt.timedelta(days=32)).replace(day=1)
 
 
-def _remainder(company: ScoreCounts, parts: Sequence[ScoreCounts]) -> ScoreCounts:
-    """The company's counts less its groups': accounts with no team, or no owner."""
+def _remainder(whole: ScoreCounts, parts: Sequence[ScoreCounts]) -> ScoreCounts:
+    """The whole's counts less its groups': accounts with no team, or no owner."""
     fields = (
         "promoters",
         "passives",
@@ -257,7 +271,7 @@ def _remainder(company: ScoreCounts, parts: Sequence[ScoreCounts]) -> ScoreCount
         "ces_answers",
     )
     totals: dict[str, Any] = {
-        name: getattr(company, name) - sum(getattr(p, name) for p in parts) for name in fields
+        name: getattr(whole, name) - sum(getattr(p, name) for p in parts) for name in fields
     }
     return ScoreCounts(**totals)
 
@@ -288,33 +302,83 @@ def _company_breakdowns(
         for tier, label in Account.Tier.choices
     ]
     team_names = dict(Team.objects.filter(pk__in=[int(k) for k in teams]).values_list("pk", "name"))
-    people = {
-        pk: (f"{first} {last}".strip() or username)
-        for pk, first, last, username in User.objects.filter(
-            pk__in=[int(k) for k in csms]
-        ).values_list("pk", "first_name", "last_name", "username")
-    }
-
-    def listed(
-        found: dict[str, ScoreCounts], labels: dict[int, str], none_label: str
-    ) -> list[GroupScores]:
-        rows = [
-            GroupScores(int(key), labels.get(int(key), key), counts)
-            for key, counts in found.items()
-            if counts.answers
-        ]
-        rest = _remainder(company, list(found.values()))
-        if rest.answers:
-            rows.append(GroupScores(None, none_label, rest))
-        rows.sort(key=lambda g: (g.key is None, g.label.lower()))
-        return rows
+    people = _people(csms)
 
     return {
         "by_segment": breakdown_rows(by_segment, kinds),
         "by_tier": breakdown_rows(by_tier, kinds),
-        "by_team": breakdown_rows(listed(teams, team_names, "No team"), kinds),
-        "by_csm": breakdown_rows(listed(csms, people, "Unassigned"), kinds),
+        "by_team": breakdown_rows(_listed(teams, team_names, "No team", company), kinds),
+        "by_csm": breakdown_rows(_listed(csms, people, "Unassigned", company), kinds),
     }
+
+
+def _team_breakdowns(
+    team_id: int, *, period: Period, kinds: Sequence[str], team: ScoreCounts
+) -> dict[str, list[BreakdownRow]]:
+    """A team's breakdowns from its cross scopes, as the live selectors list them for the
+    team's accounts: every segment and tier, the team itself when it has answers, and its
+    accounts' owners (unassigned last)."""
+    prefix = team_cross_prefix(team_id)
+    groups = stored_group_counts(
+        scopes=TEAM_CROSS_SCOPES,
+        start=period.start,
+        end=period.end,
+        kinds=kinds,
+        key_prefix=prefix,
+    )
+    segments, tiers, csms = (
+        {
+            key.removeprefix(prefix): counts
+            for (group_scope, key), counts in groups.items()
+            if group_scope == scope
+        }
+        for scope in (TEAM_SEGMENT, TEAM_TIER, TEAM_CSM)
+    )
+    by_segment = [
+        GroupScores(s.pk, s.name, segments.get(str(s.pk), ScoreCounts()))
+        for s in Segment.objects.order_by("name")
+    ]
+    by_tier = [
+        GroupScores(tier, str(label), tiers.get(tier, ScoreCounts()))
+        for tier, label in Account.Tier.choices
+    ]
+    by_team = [
+        GroupScores(pk, name, team)
+        for pk, name in Team.objects.filter(pk=team_id).values_list("pk", "name")
+        if team.answers
+    ]
+    return {
+        "by_segment": breakdown_rows(by_segment, kinds),
+        "by_tier": breakdown_rows(by_tier, kinds),
+        "by_team": breakdown_rows(by_team, kinds),
+        "by_csm": breakdown_rows(_listed(csms, _people(csms), "Unassigned", team), kinds),
+    }
+
+
+def _people(found: dict[str, ScoreCounts]) -> dict[int, str]:
+    return {
+        pk: (f"{first} {last}".strip() or username)
+        for pk, first, last, username in User.objects.filter(
+            pk__in=[int(k) for k in found]
+        ).values_list("pk", "first_name", "last_name", "username")
+    }
+
+
+def _listed(
+    found: dict[str, ScoreCounts], labels: dict[int, str], none_label: str, whole: ScoreCounts
+) -> list[GroupScores]:
+    """The groups with answers by name, and what the whole has beyond them (accounts with no
+    team, or no owner) last under none_label."""
+    rows = [
+        GroupScores(int(key), labels.get(int(key), key), counts)
+        for key, counts in found.items()
+        if counts.answers
+    ]
+    rest = _remainder(whole, list(found.values()))
+    if rest.answers:
+        rows.append(GroupScores(None, none_label, rest))
+    rows.sort(key=lambda g: (g.key is None, g.label.lower()))
+    return rows
 
 
 __all__ = ["feedback_rollup_scope", "feedback_stored", "score_counts_of"]
