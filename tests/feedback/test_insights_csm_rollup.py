@@ -18,7 +18,7 @@ from reports.feedback_rollups import TEAM_CSM, TEAM_SEGMENT, TEAM_TIER
 from reports.models import FeedbackScoreMonth, Scope
 from reports.selectors_feedback import FeedbackRollupScope, feedback_rollup_scope
 from reports.snapshots import metric_snapshots_recompute
-from tests.factories import AccountFactory, SegmentFactory, SurveyAnswerFactory
+from tests.factories import AccountFactory, SegmentFactory, SurveyAnswerFactory, TeamFactory
 
 PAGE = reverse("feedback:overview")
 DAY = dt.date(2026, 3, 15)
@@ -262,3 +262,32 @@ def test_the_csm_page_runs_the_same_queries_for_few_and_many_answers(
         response = client.get(PAGE)
     assert {k.key: k for k in response.context["kpis"]}["nps"].count == 35
     assert len(few.captured_queries) <= 20
+
+
+@pytest.mark.django_db
+def test_the_nightly_rollup_runs_the_same_queries_for_one_team_or_many(
+    team_book,
+):
+    from health.retention import scope_plan_load
+    from reports.feedback_rollups import feedback_rollups_recompute
+    from reports.snapshots import account_facts_load
+
+    def recompute():
+        plan = scope_plan_load(account_facts_load(), today=DAY)
+        with CaptureQueriesContext(connection) as queries:
+            feedback_rollups_recompute(today=DAY, plan=plan)
+        return len(queries.captured_queries)
+
+    few = recompute()
+    for n in range(5):
+        team = TeamFactory(name=f"Team {n}")
+        account = AccountFactory(name=f"Teamed {n}", owner=None, team=team)
+        answer(account, "nps", n, at(2026, 3, 1 + n))
+
+    # One grouped read, one delete, one insert batch: however many teams.
+    assert recompute() == few == 3
+    # March by team and tier: Enterprise's three tiers (3 + 3 + 2 score cells), SMB's scaled
+    # (2) and the five new teams' one answer each.
+    march = FeedbackScoreMonth.objects.filter(scope=TEAM_TIER, month=MARCH)
+    assert march.count() == 15
+    assert len(set(march.values_list("scope_key", flat=True))) == 9
