@@ -222,8 +222,15 @@ def stored_group_counts(
             ces_answers=Sum("answers", filter=ces),
         )
     )
-    names = ("promoters", "passives", "detractors", "csat_satisfied", "csat_answers")
-    names += ("ces_sum", "ces_answers")
+    names = (
+        "promoters",
+        "passives",
+        "detractors",
+        "csat_satisfied",
+        "csat_answers",
+        "ces_sum",
+        "ces_answers",
+    )
     return {
         (scope, key): ScoreCounts(**{name: n or 0 for name, n in zip(names, sums, strict=True)})
         for scope, key, *sums in rows
