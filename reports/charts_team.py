@@ -65,7 +65,13 @@ def _distinct(names: Sequence[str]) -> list[str]:
 
 
 def _series(
-    *, name: str, x: list[str], y: list[float | None], colour: str, dots: bool, hollow: bool = False
+    *,
+    name: str,
+    x: Sequence[str],
+    y: Sequence[float | None],
+    colour: str,
+    dots: bool,
+    hollow: bool = False,
 ) -> dict[str, Any]:
     """One CSM series: bars, or dots where bars from zero would flatten the differences."""
     if not dots:
