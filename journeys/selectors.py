@@ -671,7 +671,38 @@ def _late_rows(
     )
 
 
-class OverdueRows(Sequence[OverdueMilestone]):
+class SlicedOverdueRows(Sequence[OverdueMilestone]):
+    """The late milestones as a sequence of known length whose slices are read on demand
+    (a paginator asks for its count, then one page): subclasses set `_total` and `_read`."""
+
+    _total: int
+
+    def __len__(self) -> int:
+        return self._total
+
+    def __iter__(self) -> Iterator[OverdueMilestone]:
+        return iter(self[0 : self._total])
+
+    @overload
+    def __getitem__(self, index: int) -> OverdueMilestone: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[OverdueMilestone]: ...
+    def __getitem__(self, index: int | slice) -> OverdueMilestone | list[OverdueMilestone]:
+        if isinstance(index, int):
+            position = index + self._total if index < 0 else index
+            if not 0 <= position < self._total:
+                raise IndexError("overdue row index out of range")
+            return self[position : position + 1][0]
+        start, stop, step = index.indices(self._total)
+        if step != 1:
+            return list(self)[index]
+        return self._read(start, stop)
+
+    def _read(self, start: int, stop: int) -> list[OverdueMilestone]:
+        raise NotImplementedError
+
+
+class OverdueRows(SlicedOverdueRows):
     """The late milestones in list order, read from the database one slice at a time.
 
     The database counts them per (milestone, entry day); those groups say where every row
@@ -694,27 +725,6 @@ class OverdueRows(Sequence[OverdueMilestone]):
         self._stage_names = stage_names
         self._today = today
         self._total = sum(n for n, _ in groups.values())
-
-    def __len__(self) -> int:
-        return self._total
-
-    def __iter__(self) -> Iterator[OverdueMilestone]:
-        return iter(self[0 : self._total])
-
-    @overload
-    def __getitem__(self, index: int) -> OverdueMilestone: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[OverdueMilestone]: ...
-    def __getitem__(self, index: int | slice) -> OverdueMilestone | list[OverdueMilestone]:
-        if isinstance(index, int):
-            position = index + self._total if index < 0 else index
-            if not 0 <= position < self._total:
-                raise IndexError("overdue row index out of range")
-            return self[position : position + 1][0]
-        start, stop, step = index.indices(self._total)
-        if step != 1:
-            return list(self)[index]
-        return self._read(start, stop)
 
     def _read(self, start: int, stop: int) -> list[OverdueMilestone]:
         if start >= stop or self._late is None:

@@ -10,10 +10,9 @@ accounts and dropping milestones done since.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import overload
 
 from django.db.models.functions import TruncDate
 
@@ -34,6 +33,7 @@ from journeys.selectors import (
     FunnelStep,
     OverdueMilestone,
     OverdueMilestones,
+    SlicedOverdueRows,
     StageTime,
     TimeToValue,
     TtvMonth,
@@ -66,7 +66,7 @@ def journey_rollup_scope(
     return RollupScope(Scope.TEAM, str(user.team_id))
 
 
-class StoredOverdueRows(Sequence[OverdueMilestone]):
+class StoredOverdueRows(SlicedOverdueRows):
     """The late milestones of a scope in list order, as of the rollup's day.
 
     Its length is the stored count; a slice reads the stored groups overlapping it with
@@ -90,27 +90,6 @@ class StoredOverdueRows(Sequence[OverdueMilestone]):
         self._total = total
         self._stage_names = stage_names
         self._day = day
-
-    def __len__(self) -> int:
-        return self._total
-
-    def __iter__(self) -> Iterator[OverdueMilestone]:
-        return iter(self[0 : self._total])
-
-    @overload
-    def __getitem__(self, index: int) -> OverdueMilestone: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[OverdueMilestone]: ...
-    def __getitem__(self, index: int | slice) -> OverdueMilestone | list[OverdueMilestone]:
-        if isinstance(index, int):
-            position = index + self._total if index < 0 else index
-            if not 0 <= position < self._total:
-                raise IndexError("overdue row index out of range")
-            return self[position : position + 1][0]
-        start, stop, step = index.indices(self._total)
-        if step != 1:
-            return list(self)[index]
-        return self._read(start, stop)
 
     def _read(self, start: int, stop: int) -> list[OverdueMilestone]:
         if start >= stop:
