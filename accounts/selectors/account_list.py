@@ -4,7 +4,7 @@ share, so the export is exactly the list (all pages of it)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -12,13 +12,14 @@ from typing import Any
 from django.core.paginator import Page, Paginator
 from django.db.models import F, QuerySet
 from django.db.models.expressions import OrderBy
-from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.filters import AccountFilter
 from accounts.models import Account, User
 from accounts.selectors.access import accounts_visible_to
+from cs_platform import row_format
+from cs_platform.row_format import url_by_id
 
 # ?sort= key -> Account column. Only these keys are accepted, so a URL cannot order by an
 # arbitrary (or unindexed, or private) field. Each column is denormalised onto Account.
@@ -181,18 +182,12 @@ def days_label(days: int | None) -> str:
 
 def day_text(day: dt.date | None) -> str:
     """ "15 Jan 2026", as the `date:"j M Y"` filter prints it; empty without a date."""
-    return "" if day is None else f"{day.day} {day:%b %Y}"
+    return "" if day is None else row_format.day_text(day)
 
 
 def whole_dollars(amount: Decimal) -> str:
     """ "12,346" for 12345.50: rounded half up, as `floatformat:0` does, then grouped."""
     return f"{amount.quantize(Decimal(1), rounding=ROUND_HALF_UP):,}"
-
-
-def _account_url() -> Callable[[int], str]:
-    """Account.get_absolute_url for many accounts: the route is reversed once."""
-    sentinel = 987654321
-    return reverse("accounts:account_detail", args=[sentinel]).replace(str(sentinel), "{}").format
 
 
 _TIERS = dict(Account.Tier.choices)
@@ -201,7 +196,7 @@ _BANDS = dict(Account.Band.choices)
 
 
 def account_rows(accounts: Iterable[Account], *, today: dt.date) -> list[AccountRow]:
-    url = _account_url()
+    url = url_by_id("accounts:account_detail")
     rows = []
     for a in accounts:
         risk = a.churn_risk

@@ -35,6 +35,7 @@ from accounts.filters import PlainSelect
 from accounts.http import AuthenticatedRequest
 from accounts.models import Account
 from accounts.selectors.access import accounts_visible_to, local_today
+from cs_platform.row_format import day_text, url_by_id
 from cs_platform.spreadsheets import spreadsheet_safe
 from feedback.charts import score_distribution_figure, score_trend_figure
 from feedback.forms_insights import (
@@ -178,27 +179,22 @@ def breakdown_table_html(
     return SafeString("".join(parts))
 
 
-# date:"M" in English, as the queue's answer dates were written.
-_MONTH_ABBR = ("", *"Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())
 # The longest comment the follow-up queue shows, ellipsis included.
 QUEUE_COMMENT_CHARS = 140
 
 
 def day_label(moment: dt.datetime) -> str:
     """ "3 Nov 2026" in local time, as date:"j M Y" writes an aware datetime."""
-    day = timezone.localtime(moment)
-    return f"{day.day} {_MONTH_ABBR[day.month]} {day.year}"
+    return day_text(timezone.localtime(moment))
 
 
 def _url_of(name: str) -> Any:
     """A `pk -> URL` for a route taking one integer, reversed once; None when the route is
     not installed (the template's {% url ... as %} then wrote no link)."""
-    sentinel = 987654321
     try:
-        template = reverse(name, args=[sentinel]).replace(str(sentinel), "{}")
+        return url_by_id(name)
     except NoReverseMatch:
         return None
-    return template.format
 
 
 def follow_up_rows_html(rows: Sequence[FollowUpRow]) -> SafeString:

@@ -7,8 +7,7 @@ account the viewer may not change answers 404, as if it did not exist.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -34,6 +33,7 @@ from accounts.selectors.access import (
     local_today,
 )
 from accounts.selectors.account_detail import account_can_edit
+from cs_platform.row_format import day_text, month_text, url_by_id
 from journeys.charts import funnel_figure, time_in_stage_figure, time_to_value_figure
 from journeys.forms import (
     HandoffForm,
@@ -62,14 +62,6 @@ from journeys.selectors import (
 from journeys.selectors_rollups import journey_rollup_scope, journeys_stored
 from journeys.services import handoff_save, journey_move, journey_start, milestone_complete
 from journeys.services import milestone_reopen as milestone_reopen_service
-
-# As the `date` filter names months under "M" (English, three letters; no strftime locale).
-MONTHS_3 = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def day_text(day: dt.date) -> str:
-    """ "5 Mar 2026", as `date:"j M Y"` prints it."""
-    return f"{day.day} {MONTHS_3[day.month - 1]} {day.year}"
 
 
 def whole(amount: Decimal | float | int) -> str:
@@ -136,19 +128,12 @@ def ttv_lines(months: Iterable[TtvMonth]) -> list[SafeString]:
         median = "—" if m.median_days is None else one_decimal(m.median_days)
         lines.append(
             f'<tr data-month="{m.month.year:04d}-{m.month.month:02d}">'
-            f"<td>{MONTHS_3[m.month.month - 1]} {m.month.year}</td>\n"
+            f"<td>{month_text(m.month)}</td>\n"
             f'          <td class="num" data-accounts>{m.accounts:,}</td>\n'
             f'          <td class="num" data-median>{median}</td></tr>'
         )
     # Nothing typed by people here: months and numbers only.
     return [mark_safe(line) for line in lines]
-
-
-def url_by_id(name: str) -> Callable[[int], str]:
-    """reverse(name, args=[pk]) for many ids: the route is reversed once."""
-    sentinel = 987654321
-    pattern = reverse(name, args=[sentinel]).replace(str(sentinel), "{}")
-    return pattern.format
 
 
 def overdue_lines(rows: Iterable[OverdueMilestone]) -> list[SafeString]:
@@ -175,7 +160,6 @@ def overdue_lines(rows: Iterable[OverdueMilestone]) -> list[SafeString]:
         )
     # Every name was escaped above; ids, dates and numbers carry no markup.
     return [mark_safe(line) for line in lines]
-    return lines
 
 
 @login_required

@@ -12,11 +12,11 @@ from django.urls import NoReverseMatch, reverse
 from accounts.filters import PlainSelect
 from accounts.models import Account
 from accounts.selectors.access import accounts_visible_to
+from cs_platform import row_format
 from feedback.forms_insights import FeedbackScopeForm
 from feedback.metrics import ScoreCounts
 from feedback.models import FollowUp, Survey, SurveyAnswer
 from feedback.selectors_insights import BreakdownRow, follow_up_queue
-from feedback.views import insights
 from feedback.views.insights import (
     answers_text,
     breakdown_table_html,
@@ -373,14 +373,15 @@ def test_the_queue_rows_are_what_their_template_wrote(owner, manager):
 def test_without_the_follow_up_pages_a_row_links_to_its_account(owner, monkeypatch):
     account = AccountFactory(name="Acme", owner=owner, team=owner.team)
     _follow_up(account, 3)
-    real_reverse = insights.reverse
+    # The queue's links are reversed once each through row_format.url_by_id.
+    real_reverse = row_format.reverse
 
     def reverse_without_follow_ups(name, *args, **kwargs):
         if name == "feedback:follow_up":
             raise NoReverseMatch(name)
         return real_reverse(name, *args, **kwargs)
 
-    monkeypatch.setattr(insights, "reverse", reverse_without_follow_ups)
+    monkeypatch.setattr(row_format, "reverse", reverse_without_follow_ups)
     queue = follow_up_queue(Account.objects.all(), today=DAY)
 
     html = follow_up_rows_html(queue.rows)
